@@ -1,0 +1,198 @@
+/**
+ * Every error the package throws on purpose.
+ *
+ * All classes extend {@link LoopError}, carry a stable `code` (`ERR_LOOP_*`) and have `name` equal to
+ * their class name. `instanceof` also works across two copies of the package (two versions in one
+ * `node_modules`, or the dist build next to the sources): each class is branded with a
+ * `Symbol.for()` key that every copy shares.
+ *
+ * Messages that asyncio users know (`Event loop is closed`, `no running event loop`, ...) are kept
+ * byte for byte; advice on what to do instead lives in the `hint` property, so the message stays
+ * matchable and the console still shows the advice (Node prints own properties of errors).
+ */
+
+const kBrands = Symbol.for("multiloop.error.brands");
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+function brandOf(cls: ErrorClass): symbol {
+  return Symbol.for(`multiloop.error.${cls.name}`);
+}
+
+export interface LoopErrorOptions extends ErrorOptions {
+  /** A stable machine-readable code; defaults to the class's own code. */
+  code?: string;
+  /** What to do instead; shown by Node when the error is printed. */
+  hint?: string;
+}
+
+/** Base class of every error thrown by multiloop. */
+export class LoopError extends Error {
+  /** A stable code (`ERR_LOOP_*`); match on this rather than on the message text. */
+  declare readonly code: string;
+  /** Advice on what to do instead, when there is any. */
+  declare readonly hint?: string;
+
+  constructor(message = "", options: LoopErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const ctor = new.target as unknown as { defaultCode: string };
+    Object.defineProperty(this, "code", {
+      value: options.code ?? ctor.defaultCode,
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
+    if (options.hint !== undefined) {
+      Object.defineProperty(this, "hint", {
+        value: options.hint,
+        enumerable: true,
+        configurable: true,
+        writable: true,
+      });
+    }
+  }
+
+  static defaultCode = "ERR_LOOP";
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (typeof value !== "object" || value === null) return false;
+    const brands = (value as { [kBrands]?: ReadonlySet<symbol> })[kBrands];
+    if (brands === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return brands.has(brandOf(this));
+  }
+}
+
+/** Sets `name` and the cross-copy brands on an error class; called once per class below. */
+function register(cls: ErrorClass, code: string): void {
+  Object.defineProperty(cls.prototype, "name", {
+    value: cls.name,
+    enumerable: false,
+    configurable: true,
+    writable: true,
+  });
+  (cls as unknown as { defaultCode: string }).defaultCode = code;
+  const brands = new Set<symbol>();
+  for (let c: unknown = cls; typeof c === "function" && c !== Error; c = Object.getPrototypeOf(c)) {
+    brands.add(brandOf(c as ErrorClass));
+  }
+  Object.defineProperty(cls.prototype, kBrands, { value: brands, enumerable: false });
+}
+
+/** Loop-state misuse, as Python's `RuntimeError` in asyncio. */
+export class RuntimeError extends LoopError {}
+
+/** `no running event loop`: a function that needs a running loop was called outside one. */
+export class NoRunningLoopError extends RuntimeError {
+  constructor(options: LoopErrorOptions = {}) {
+    super("no running event loop", {
+      hint:
+        "Call this from code the loop runs (a task, a callback, or a function passed to run()), " +
+        "or use getEventLoop() / newEventLoop() to get a loop object explicitly.",
+      ...options,
+    });
+  }
+}
+
+/** `There is no current event loop in thread '<name>'.` */
+export class NoCurrentLoopError extends RuntimeError {}
+
+/** `Event loop is closed`. */
+export class LoopClosedError extends RuntimeError {
+  constructor(options: LoopErrorOptions = {}) {
+    super("Event loop is closed", {
+      hint: "A closed loop accepts no new work. Create a new one with newEventLoop() or use run().",
+      ...options,
+    });
+  }
+}
+
+/** A future or task was cancelled. `message` carries the cancel message, if one was given. */
+export class CancelledError extends LoopError {}
+
+/** A future was used in a state that does not allow it. */
+export class InvalidStateError extends LoopError {}
+
+/** A deadline passed (`waitFor`, `timeout`, `asCompleted`). */
+export class TimeoutError extends LoopError {}
+
+/** A lookup by name or key failed (a context variable without a value, an unknown remote target). */
+export class LookupError extends LoopError {}
+
+/** `getNowait()` on an empty queue. */
+export class QueueEmpty extends LoopError {}
+/** `putNowait()` on a full queue. */
+export class QueueFull extends LoopError {}
+/** The queue was shut down (Python 3.13 `QueueShutDown`). */
+export class QueueShutDown extends LoopError {}
+
+/** A barrier was aborted or reset while tasks waited on it. */
+export class BrokenBarrierError extends RuntimeError {}
+
+/** A stream ended before the expected number of bytes or the separator arrived. */
+export class IncompleteReadError extends LoopError {
+  readonly partial: Buffer;
+  readonly expected: number | null;
+  constructor(partial: Buffer, expected: number | null) {
+    const total = expected === null ? "undefined" : String(expected);
+    super(`${partial.length} bytes read on a total of ${total} expected bytes`);
+    this.partial = partial;
+    this.expected = expected;
+  }
+}
+
+/** A stream's buffer limit was reached while looking for a separator. */
+export class LimitOverrunError extends LoopError {
+  readonly consumed: number;
+  constructor(message: string, consumed: number) {
+    super(message);
+    this.consumed = consumed;
+  }
+}
+
+/** An error that crossed threads and whose class is not one multiloop knows. */
+export class RemoteError extends LoopError {
+  /** The `name` of the error in the thread where it was thrown. */
+  readonly remoteName: string;
+  /** The name of the thread where it was thrown. */
+  readonly threadName: string;
+  constructor(
+    remoteName: string,
+    message: string,
+    threadName: string,
+    options: LoopErrorOptions = {},
+  ) {
+    super(message, options);
+    this.remoteName = remoteName;
+    this.threadName = threadName;
+  }
+}
+
+/** The thread that owned a loop exited or crashed while work for it was pending. */
+export class ThreadExitError extends LoopError {
+  readonly threadName: string;
+  readonly exitCode: number | null;
+  constructor(threadName: string, exitCode: number | null, options: LoopErrorOptions = {}) {
+    const how = exitCode === null ? "exited" : `exited with code ${exitCode}`;
+    super(`Thread '${threadName}' ${how} while work for its event loop was pending`, options);
+    this.threadName = threadName;
+    this.exitCode = exitCode;
+  }
+}
+
+register(LoopError, "ERR_LOOP");
+register(RuntimeError, "ERR_LOOP_RUNTIME");
+register(NoRunningLoopError, "ERR_LOOP_NO_RUNNING_LOOP");
+register(NoCurrentLoopError, "ERR_LOOP_NO_CURRENT_LOOP");
+register(LoopClosedError, "ERR_LOOP_CLOSED");
+register(CancelledError, "ERR_LOOP_CANCELLED");
+register(InvalidStateError, "ERR_LOOP_INVALID_STATE");
+register(TimeoutError, "ERR_LOOP_TIMEOUT");
+register(LookupError, "ERR_LOOP_LOOKUP");
+register(QueueEmpty, "ERR_LOOP_QUEUE_EMPTY");
+register(QueueFull, "ERR_LOOP_QUEUE_FULL");
+register(QueueShutDown, "ERR_LOOP_QUEUE_SHUT_DOWN");
+register(BrokenBarrierError, "ERR_LOOP_BROKEN_BARRIER");
+register(IncompleteReadError, "ERR_LOOP_INCOMPLETE_READ");
+register(LimitOverrunError, "ERR_LOOP_LIMIT_OVERRUN");
+register(RemoteError, "ERR_LOOP_REMOTE");
+register(ThreadExitError, "ERR_LOOP_THREAD_EXIT");

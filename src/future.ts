@@ -1,0 +1,501 @@
+/**
+ * `Future`: a result that will be set later, bound to one loop (asyncio.Future).
+ *
+ * It is a thenable, not a Promise subclass. Ordering rules (asyncio's, not the Promise spec's):
+ * - done callbacks and the continuations of `await`s are never called synchronously: completion
+ *   schedules each of them with the loop's ready queue, in registration order;
+ * - a task that awaits a future resumes in the ready-queue slot of its wake-up;
+ * - awaiting a future that is already done does not yield to the loop (it resolves in a microtask).
+ *
+ * When a task awaits a pending future, the future records itself as the task's waiter, so
+ * `task.cancel()` can cancel it: that is how `CancelledError` reaches the task's `await`.
+ */
+import { inspect } from "node:util";
+import { CancelledError, InvalidStateError, RuntimeError } from "./errors.js";
+import { ContextMarker, contextData, currentData, type Context, type ContextData } from "./context.js";
+import { currentFrame, lookupEventLoop, state, type Frame } from "./frame.js";
+import { shortRepr } from "./format.js";
+import { kRun, type Runnable } from "./handle.js";
+import {
+  kCancelInternal,
+  kFutWaiter,
+  kGatherStamp,
+  kMakeCancelled,
+  kMarkRetrieved,
+  kMustCancel,
+  kOnCancel,
+  kSchedule,
+  kSetException,
+  kSetResult,
+  kStepBegin,
+  kStepEnd,
+  kTaskOf,
+  kUnretrieved,
+  kYieldOnce,
+} from "./symbols.js";
+import { checkFunction, typeError } from "./validate.js";
+import type { EventLoop } from "./event-loop.js";
+import type { Task } from "./task.js";
+
+const PENDING = 0;
+const FINISHED = 1;
+const CANCELLED = 2;
+type FutureState = typeof PENDING | typeof FINISHED | typeof CANCELLED;
+
+type Settle = (value: unknown) => void;
+
+/** What every future-like awaiting a cancel needs from a task (kept structural to avoid cycles). */
+interface AwaitingTask {
+  [kFutWaiter]: Future<unknown> | null;
+  [kMustCancel]: boolean;
+  cancelMessage(): string | undefined;
+  makeCancelledError(): CancelledError;
+  done(): boolean;
+}
+
+/** Reports futures whose exception nobody looked at, when they are garbage-collected. */
+const neverRetrieved = new FinalizationRegistry<{
+  loop: EventLoop;
+  kind: string;
+  exception: unknown;
+  repr: string;
+}>((held) => {
+  if (held.loop.isClosed() && !held.loop.getDebug()) return;
+  held.loop.callExceptionHandler({
+    message: `${held.kind} exception was never retrieved`,
+    exception: held.exception,
+    future: held.repr,
+  });
+});
+
+/** A done callback registered with `addDoneCallback`, scheduled on completion. */
+class DoneCallback implements Runnable {
+  readonly fn: (fut: Future<unknown>) => unknown;
+  readonly #fut: Future<unknown>;
+  readonly #ctx: Context | null;
+  readonly #data: ContextData;
+
+  constructor(fut: Future<unknown>, fn: (fut: Future<unknown>) => unknown, ctx: Context | null, data: ContextData) {
+    this.#fut = fut;
+    this.fn = fn;
+    this.#ctx = ctx;
+    this.#data = data;
+  }
+
+  cancelled(): boolean {
+    return false;
+  }
+
+  [kRun](frame: Frame): unknown {
+    frame.ctx = this.#ctx;
+    frame.data = this.#data;
+    state.sync = frame;
+    return this.fn(this.#fut);
+  }
+
+  toString(): string {
+    return `<Handle ${this.fn.name || "<anonymous>"}(${this.#fut.toString()})>`;
+  }
+}
+
+/**
+ * The continuation of a `then()` (so of an `await`): settles the promise `then()` returned.
+ * If a task registered it, running it is that task's wake-up, and a cancel requested meanwhile is
+ * delivered here instead of the value (asyncio's `__step` with `_must_cancel`).
+ */
+class Wakeup implements Runnable {
+  readonly #fut: Future<unknown>;
+  readonly #frame: Frame;
+  readonly #onFulfilled: ((value: never) => unknown) | null | undefined;
+  readonly #onRejected: ((reason: unknown) => unknown) | null | undefined;
+  readonly #resolve: Settle;
+  readonly #reject: Settle;
+
+  constructor(
+    fut: Future<unknown>,
+    frame: Frame,
+    onFulfilled: ((value: never) => unknown) | null | undefined,
+    onRejected: ((reason: unknown) => unknown) | null | undefined,
+    resolve: Settle,
+    reject: Settle,
+  ) {
+    this.#fut = fut;
+    this.#frame = frame;
+    this.#onFulfilled = onFulfilled;
+    this.#onRejected = onRejected;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  get [kTaskOf](): Task<unknown> | null {
+    return this.#frame.task;
+  }
+
+  cancelled(): boolean {
+    return false;
+  }
+
+  [kRun](): void {
+    const frame = this.#frame;
+    state.sync = frame;
+    const task = frame.task as unknown as AwaitingTask | null;
+    if (task !== null && !task.done()) {
+      this.#fut.getLoop()[kStepBegin](frame.task as Task<unknown>);
+      if (task[kFutWaiter] === this.#fut) task[kFutWaiter] = null;
+      if (task[kMustCancel]) {
+        task[kMustCancel] = false;
+        this.reject(task.makeCancelledError());
+        return;
+      }
+    }
+    this.deliver();
+  }
+
+  /** Settles with the future's outcome. */
+  deliver(): void {
+    const fut = this.#fut;
+    if (fut.cancelled()) {
+      this.reject(fut[kMakeCancelled]());
+      return;
+    }
+    const exc = fut[kMarkRetrieved]();
+    if (exc !== undefined) this.reject(exc.error);
+    else this.fulfil(fut.result());
+  }
+
+  fulfil(value: unknown): void {
+    const onFulfilled = this.#onFulfilled;
+    try {
+      this.#resolve(typeof onFulfilled === "function" ? (onFulfilled as (v: unknown) => unknown)(value) : value);
+    } catch (err) {
+      this.#reject(err);
+    }
+  }
+
+  reject(reason: unknown): void {
+    const onRejected = this.#onRejected;
+    if (typeof onRejected !== "function") {
+      this.#reject(reason);
+      return;
+    }
+    try {
+      this.#resolve(onRejected(reason));
+    } catch (err) {
+      this.#reject(err);
+    }
+  }
+
+  toString(): string {
+    const task = this.#frame.task;
+    return task === null ? `<Handle Future.then(${this.#fut.toString()})>` : `<Handle ${task.toString()} wakeup>`;
+  }
+}
+
+export interface FutureOptions {
+  /** The loop the future belongs to; default: the running loop, else `getEventLoop()`. */
+  loop?: EventLoop;
+}
+
+/**
+ * A result that will be available later, bound to one event loop (asyncio.Future).
+ *
+ * @example
+ * const fut = loop.createFuture<number>();
+ * loop.callLater(10, () => fut.setResult(42));
+ * await fut; // 42
+ *
+ * Cancellation: `cancel()` marks the future cancelled and wakes its awaiters with `CancelledError`.
+ */
+export class Future<T = unknown> implements PromiseLike<T> {
+  readonly #loop: EventLoop;
+  #state: FutureState = PENDING;
+  #result: T | undefined = undefined;
+  #exception: unknown = undefined;
+  #hasException = false;
+  #logTraceback = false;
+  #cancelMessage: string | undefined = undefined;
+  #cancelledExc: CancelledError | null = null;
+  #callbacks: Runnable[] | null = null;
+  #yieldOnce = false;
+  #onCancel: { cancel(): void } | null = null;
+  /** @internal lets `gather` spot a future passed twice without hashing every future. */
+  [kGatherStamp] = 0;
+  /** Where the future was created (debug mode only). */
+  sourceTraceback: string | undefined;
+
+  constructor(options: FutureOptions = {}) {
+    if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
+    // Subclasses in this package pass their loop directly (no options object per task).
+    const loop = isLoop(options) ? options : (options.loop ?? lookupEventLoop());
+    this.#loop = loop;
+    if (loop.getDebug()) this.sourceTraceback = new Error("Future created at").stack;
+  }
+
+  getLoop(): EventLoop {
+    return this.#loop;
+  }
+
+  done(): boolean {
+    return this.#state !== PENDING;
+  }
+
+  cancelled(): boolean {
+    return this.#state === CANCELLED;
+  }
+
+  /** The result; throws the future's exception, `CancelledError`, or `InvalidStateError` if pending. */
+  result(): T {
+    if (this.#state === CANCELLED) throw this.#makeCancelledError();
+    if (this.#state === PENDING) throw new InvalidStateError("Result is not set.");
+    this.#retrieved();
+    if (this.#hasException) throw this.#exception;
+    return this.#result as T;
+  }
+
+  /** The exception (null if none); throws `CancelledError` or `InvalidStateError` if pending. */
+  exception(): unknown {
+    if (this.#state === CANCELLED) throw this.#makeCancelledError();
+    if (this.#state === PENDING) throw new InvalidStateError("Exception is not set.");
+    this.#retrieved();
+    return this.#hasException ? this.#exception : null;
+  }
+
+  setResult(value: T): void {
+    this[kSetResult](value);
+  }
+
+  setException(exception: unknown): void {
+    this[kSetException](exception);
+  }
+
+  /** Cancels the future; returns false if it was already done. */
+  cancel(msg?: string): boolean {
+    return this[kCancelInternal](msg);
+  }
+
+  /**
+   * Runs `cb(future)` (through the loop's ready queue) once the future is done, in the context
+   * current now, or in the one given with a trailing `withContext(ctx)`.
+   */
+  addDoneCallback(cb: (future: this) => unknown, context?: ContextMarker): void {
+    checkFunction("cb", cb);
+    if (context !== undefined && !(context instanceof ContextMarker)) {
+      throw typeError("context", "a marker from withContext(ctx)", context);
+    }
+    const ctx = context === undefined ? null : context.context;
+    const entry = new DoneCallback(
+      this,
+      cb as unknown as (fut: Future<unknown>) => unknown,
+      ctx,
+      ctx === null ? currentData() : contextData(ctx),
+    );
+    if (this.#state !== PENDING) this.#loop[kSchedule](entry);
+    else (this.#callbacks ??= []).push(entry);
+  }
+
+  /** Removes every registration of `cb`; returns how many were removed. */
+  removeDoneCallback(cb: (future: this) => unknown): number {
+    const cbs = this.#callbacks;
+    if (cbs === null) return 0;
+    const kept = cbs.filter((c) => !(c instanceof DoneCallback && c.fn === (cb as unknown)));
+    const removed = cbs.length - kept.length;
+    if (removed > 0) this.#callbacks = kept;
+    return removed;
+  }
+
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return new Promise<R1 | R2>((resolve, reject) => {
+      const frame = currentFrame();
+      const wakeup = new Wakeup(
+        this,
+        frame,
+        onFulfilled,
+        onRejected,
+        resolve as Settle,
+        reject,
+      );
+      if (this.#state !== PENDING) {
+        // Python would not suspend on a done future either; a microtask keeps then() asynchronous.
+        queueMicrotask(() => {
+          wakeup.deliver();
+        });
+        return;
+      }
+      const task = frame.task;
+      if (task !== null) {
+        if ((task as unknown) === this) {
+          wakeup.reject(new RuntimeError(`Task cannot await on itself: ${task.toString()}`));
+          return;
+        }
+        if (frame.loop !== this.#loop) {
+          wakeup.reject(
+            new RuntimeError(`Task ${task.toString()} got Future ${this.toString()} attached to a different loop`),
+          );
+          return;
+        }
+      }
+      (this.#callbacks ??= []).push(wakeup);
+      if (task !== null) this.#awaitedBy(task, task);
+      if (this.#yieldOnce && this.#state === PENDING) this[kSetResult](this.#result as T);
+    });
+  }
+
+  /** The task `task` is now suspended on this future: make it the task's cancel target. */
+  #awaitedBy(awaiting: AwaitingTask, task: Task<unknown>): void {
+    if (awaiting.done()) return;
+    awaiting[kFutWaiter] = this;
+    this.#loop[kStepEnd](task);
+    if (awaiting[kMustCancel] && this.cancel(awaiting.cancelMessage())) awaiting[kMustCancel] = false;
+  }
+
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.then(undefined, onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    if (typeof onFinally !== "function") return this.then();
+    return this.then(
+      async (value) => {
+        await Promise.resolve(onFinally());
+        return value;
+      },
+      async (reason: unknown) => {
+        await Promise.resolve(onFinally());
+        throw reason;
+      },
+    );
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Future";
+  }
+
+  // ---- internal protocol (symbol-keyed so Task can override the public setters) ----
+
+  [kSetResult](value: T): void {
+    if (this.#state !== PENDING) throw new InvalidStateError("invalid state");
+    this.#result = value;
+    this.#state = FINISHED;
+    this.#scheduleCallbacks();
+  }
+
+  [kSetException](exception: unknown): void {
+    if (this.#state !== PENDING) throw new InvalidStateError("invalid state");
+    let exc = exception;
+    if (typeof exc === "function" && exc.prototype instanceof Error) {
+      exc = new (exc as new () => Error)();
+    }
+    this.#exception = exc;
+    this.#hasException = true;
+    this.#state = FINISHED;
+    this.#logTraceback = true;
+    const loop = this.#loop;
+    neverRetrieved.register(
+      this,
+      { loop, kind: this.constructor.name, exception: exc, repr: this.toString() },
+      this,
+    );
+    if (loop.getDebug()) loop[kUnretrieved](this);
+    this.#scheduleCallbacks();
+  }
+
+  /** Cancels the future itself (`Task.cancel` only requests; this is what marks it cancelled). */
+  [kCancelInternal](msg: string | undefined, exc?: CancelledError): boolean {
+    if (this.#state !== PENDING) return false;
+    this.#state = CANCELLED;
+    this.#cancelMessage = msg;
+    if (exc !== undefined) this.#cancelledExc = exc;
+    this.#retrieved();
+    const onCancel = this.#onCancel;
+    if (onCancel !== null) {
+      this.#onCancel = null;
+      onCancel.cancel();
+    }
+    this.#scheduleCallbacks();
+    return true;
+  }
+
+  /** Marks the exception as looked at; returns it (boxed) if there is one. */
+  [kMarkRetrieved](): { error: unknown } | undefined {
+    if (!this.#hasException) return undefined;
+    this.#retrieved();
+    return { error: this.#exception };
+  }
+
+  /** Makes `then()` complete the future at once, so an await of it yields exactly one iteration. */
+  [kYieldOnce](result: T): void {
+    this.#yieldOnce = true;
+    this.#result = result;
+  }
+
+  /** Something to cancel along with the future (the timer behind `sleep`). */
+  [kOnCancel](target: { cancel(): void }): void {
+    this.#onCancel = target;
+  }
+
+  /** Whether an exception is set that nobody retrieved (used by the loop's close-time report). */
+  hasUnretrievedException(): boolean {
+    return this.#logTraceback;
+  }
+
+  #retrieved(): void {
+    if (this.#logTraceback) {
+      this.#logTraceback = false;
+      neverRetrieved.unregister(this);
+    }
+  }
+
+  /** The CancelledError that awaiting this (cancelled) future raises. */
+  [kMakeCancelled](): CancelledError {
+    return this.#makeCancelledError();
+  }
+
+  #makeCancelledError(): CancelledError {
+    const exc = this.#cancelledExc;
+    if (exc !== null) return exc;
+    return new CancelledError(this.#cancelMessage ?? "");
+  }
+
+  #scheduleCallbacks(): void {
+    const cbs = this.#callbacks;
+    if (cbs === null) return;
+    this.#callbacks = null;
+    const loop = this.#loop;
+    for (const cb of cbs) loop[kSchedule](cb);
+  }
+
+  protected stateName(): string {
+    return this.#state === PENDING ? "pending" : this.#state === CANCELLED ? "cancelled" : "finished";
+  }
+
+  protected outcomeRepr(): string {
+    if (this.#state !== FINISHED) return "";
+    return this.#hasException ? ` exception=${errorRepr(this.#exception)}` : ` result=${shortRepr(this.#result)}`;
+  }
+
+  toString(): string {
+    return `<Future ${this.stateName()}${this.outcomeRepr()}>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+function isLoop(value: object): value is EventLoop {
+  return typeof (value as { [kSchedule]?: unknown })[kSchedule] === "function";
+}
+
+export function errorRepr(err: unknown): string {
+  if (err instanceof Error) return `${err.name}(${shortRepr(err.message)})`;
+  return shortRepr(err);
+}
+
+export function isFuture(value: unknown): value is Future<unknown> {
+  return value instanceof Future;
+}
+
+export { Wakeup };

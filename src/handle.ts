@@ -1,0 +1,146 @@
+/**
+ * Handles: what `callSoon`, `callLater` and `callAt` return, and what the ready queue holds.
+ */
+import { inspect } from "node:util";
+import { Context, type ContextData } from "./context.js";
+import { callbackRepr } from "./format.js";
+import { state, type Frame } from "./frame.js";
+import type { HeapTimer } from "./timer-heap.js";
+import type { kTaskOf } from "./symbols.js";
+import type { Task } from "./task.js";
+
+export const kRun = Symbol("multiloop.run");
+
+/** Anything the ready queue can hold: public handles and the loop's internal wake-ups. */
+export interface Runnable {
+  cancelled(): boolean;
+  /** Runs the callback; `frame` is the loop's reusable frame for plain callbacks. */
+  [kRun](frame: Frame): unknown;
+  /** The task this runnable steps, if it is a task's start or wake-up. */
+  readonly [kTaskOf]?: Task<unknown> | null;
+  toString(): string;
+}
+
+/** Notified when a timer in its heap is cancelled, so cancelled timers can be purged. */
+export interface TimerOwner {
+  timerCancelled(timer: TimerHandle): void;
+}
+
+type Callback = (...args: never[]) => unknown;
+
+/**
+ * A callback scheduled on a loop. `cancel()` keeps it from running (also when it is already in the
+ * ready queue) and drops the references to the callback and its arguments.
+ */
+export class Handle implements Runnable {
+  #cb: Callback | null;
+  #args: unknown[] | null;
+  #ctx: Context | null;
+  #data: ContextData;
+  #cancelled = false;
+  #repr: string | null = null;
+  /** Where the handle was created (debug mode only). */
+  sourceTraceback: string | undefined;
+
+  /** @internal */
+  constructor(cb: Callback, args: unknown[] | null, ctx: Context | null, data: ContextData) {
+    this.#cb = cb;
+    this.#args = args !== null && args.length === 0 ? null : args;
+    this.#ctx = ctx;
+    this.#data = data;
+  }
+
+  cancel(): void {
+    if (this.#cancelled) return;
+    this.#repr = this.#describe();
+    this.#cancelled = true;
+    this.#cb = null;
+    this.#args = null;
+  }
+
+  cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  /** The context the callback runs in (asyncio 3.12 `Handle.get_context()`). */
+  getContext(): Context {
+    return this.#ctx ?? (this.#ctx = Context.fromData(this.#data));
+  }
+
+  [kRun](frame: Frame): unknown {
+    const cb = this.#cb as (...args: unknown[]) => unknown;
+    frame.ctx = this.#ctx;
+    frame.data = this.#data;
+    state.sync = frame;
+    const args = this.#args;
+    return args === null ? cb() : args.length === 1 ? cb(args[0]) : cb(...args);
+  }
+
+  #describe(): string {
+    return callbackRepr(this.#cb, this.#args ?? []);
+  }
+
+  protected reprBody(): string {
+    return this.#cancelled ? `cancelled ${this.#repr ?? ""}` : this.#describe();
+  }
+
+  toString(): string {
+    return `<${this.constructor.name} ${this.reprBody()}>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+let timerSeq = 0;
+
+/** A handle for a callback scheduled at a point in time; `when()` gives that time in loop ms. */
+export class TimerHandle extends Handle implements HeapTimer {
+  readonly heapWhen: number;
+  readonly heapSeq: number;
+  #owner: TimerOwner | null;
+
+  /** @internal */
+  constructor(
+    when: number,
+    cb: Callback,
+    args: unknown[] | null,
+    ctx: Context | null,
+    data: ContextData,
+    owner: TimerOwner,
+  ) {
+    super(cb, args, ctx, data);
+    this.heapWhen = when;
+    this.heapSeq = timerSeq++;
+    this.#owner = owner;
+  }
+
+  /** The absolute time (in `loop.time()` milliseconds) the callback is scheduled for. */
+  when(): number {
+    return this.heapWhen;
+  }
+
+  isCancelled(): boolean {
+    return this.cancelled();
+  }
+
+  override cancel(): void {
+    if (this.cancelled()) return;
+    super.cancel();
+    const owner = this.#owner;
+    if (owner !== null) {
+      this.#owner = null;
+      owner.timerCancelled(this);
+    }
+  }
+
+  /** @internal the timer left the heap (it became due or the loop closed). */
+  detach(): void {
+    this.#owner = null;
+  }
+
+  protected override reprBody(): string {
+    return `when=${this.heapWhen.toFixed(3)} ${super.reprBody()}`;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * multiloop: Python's asyncio event-loop model for Node.js, one event loop per worker thread.
+ *
+ * This is the package's only entry; everything public is re-exported here by name.
+ */
+
+// Errors
+export {
+  BrokenBarrierError,
+  CancelledError,
+  IncompleteReadError,
+  InvalidStateError,
+  LimitOverrunError,
+  LookupError,
+  LoopClosedError,
+  LoopError,
+  NoCurrentLoopError,
+  NoRunningLoopError,
+  QueueEmpty,
+  QueueFull,
+  QueueShutDown,
+  RemoteError,
+  RuntimeError,
+  ThreadExitError,
+  TimeoutError,
+} from "./errors.js";
+export type { LoopErrorOptions } from "./errors.js";
+
+// Policy and loop lookup
+export {
+  DefaultEventLoopPolicy,
+  EventLoopPolicy,
+  getEventLoop,
+  getEventLoopPolicy,
+  getRunningLoop,
+  newEventLoop,
+  setEventLoop,
+  setEventLoopPolicy,
+  setStrict,
+  isStrict,
+} from "./policy.js";
+export { currentThreadName } from "./thread-name.js";
+
+// The loop
+export { EventLoop } from "./event-loop.js";
+export type { Awaitable, ExceptionContext, ExceptionHandler, TaskFactory } from "./event-loop.js";
+export { Handle, TimerHandle } from "./handle.js";
+export type { Executor, ExecutorFn, ShutdownOptions, SubmitOptions } from "./executor-types.js";
+
+// Running
+export { run, Runner } from "./runner.js";
+export type { RunnerOptions } from "./runner.js";
+
+// Futures and tasks
+export { Future, isFuture } from "./future.js";
+export type { FutureOptions } from "./future.js";
+export { Task } from "./task.js";
+export type { Coroutine, TaskOptions } from "./task.js";
+export { allTasks, createTask, currentTask, ensureFuture, sleep } from "./tasks.js";
+export type { EnsureFutureOptions } from "./tasks.js";
+export { gather } from "./gather.js";
+export type { GatherInput, GatherOptions } from "./gather.js";
+export { ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, wait, waitFor } from "./wait.js";
+export type { ReturnWhen, WaitOptions } from "./wait.js";
+export { shield } from "./shield.js";
+export { asCompleted } from "./as-completed.js";
+export type { AsCompletedOptions } from "./as-completed.js";
+export { Timeout, timeout, timeoutAt } from "./timeouts.js";
+export { TaskGroup, taskGroup } from "./task-group.js";
+
+// Context variables
+export { Context, ContextMarker, ContextVar, Token, copyContext, withContext } from "./context.js";
+export type { ContextVarOptions } from "./context.js";

@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    // Worker threads and a thread pool do not mix well when vitest itself runs
+    // tests in worker threads (vitest#8564); separate processes keep each test
+    // file's threads, ports and exit codes its own.
+    pool: "forks",
+    testTimeout: 20_000,
+    hookTimeout: 20_000,
+  },
+});
