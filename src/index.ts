@@ -71,3 +71,9 @@ export { TaskGroup, taskGroup } from "./task-group.js";
 // Context variables
 export { Context, ContextMarker, ContextVar, Token, copyContext, withContext } from "./context.js";
 export type { ContextVarOptions } from "./context.js";
+
+// ---- Synchronisation and queues (same loop) ----
+
+// ---- Other threads ----
+
+// ---- Networking and processes ----
