@@ -392,6 +392,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#hasException = true;
     this.#state = FINISHED;
     this.#logTraceback = true;
+    // V8 keeps the receivers of an error's captured frames (often this very task) until its stack
+    // is formatted; the registry below holds the error, so format it now or the task never dies.
+    if (exc instanceof Error) exc.stack = String(exc.stack);
     const loop = this.#loop;
     neverRetrieved.register(
       this,

@@ -80,6 +80,11 @@ export class Handle implements Runnable {
     return callbackRepr(this.#cb, this.#args ?? []);
   }
 
+  /** The callback and its arguments as asyncio shows them in log lines: `name(arg1, arg2)`. */
+  formatCallback(): string {
+    return this.#cancelled ? (this.#repr ?? "") : this.#describe();
+  }
+
   protected reprBody(): string {
     return this.#cancelled ? `cancelled ${this.#repr ?? ""}` : this.#describe();
   }
