@@ -223,6 +223,7 @@ export class ContextVar<T> {
     if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
     this.#name = name;
     this.#default = "default" in options ? (options.default) : MISSING;
+    registerByName(this);
   }
 
   get name(): string {
@@ -295,4 +296,50 @@ export function withContext(ctx: Context): ContextMarker {
 /** The thread's own context, for code outside any loop. */
 export function baseContext(): Context {
   return baseFrame.ctx ?? (baseFrame.ctx = Context.fromData(EMPTY_DATA));
+}
+
+/**
+ * Context variables of this thread by name, so values carried from another thread (which has its
+ * own ContextVar objects) can be set in the variables of the same name here.
+ */
+const byName = new Map<string, WeakRef<ContextVar<unknown>>[]>();
+
+function registerByName(v: ContextVar<unknown>): void {
+  const refs = byName.get(v.name);
+  if (refs === undefined) byName.set(v.name, [new WeakRef(v)]);
+  else {
+    const live = refs.filter((r) => r.deref() !== undefined);
+    live.push(new WeakRef(v));
+    byName.set(v.name, live);
+  }
+}
+
+/** The live context variables of this thread called `name`. */
+export function contextVarsNamed(name: string): ContextVar<unknown>[] {
+  const out: ContextVar<unknown>[] = [];
+  for (const ref of byName.get(name) ?? []) {
+    const v = ref.deref();
+    if (v !== undefined) out.push(v);
+  }
+  return out;
+}
+
+/** A new context holding `entries`, set in this thread's variables of the same names. */
+export function contextFromEntries(entries: ReadonlyArray<readonly [string, unknown]>): Context {
+  const data = new Map<ContextVar<unknown>, unknown>();
+  for (const [name, value] of entries) for (const v of contextVarsNamed(name)) data.set(v, value);
+  return Context.fromData(data);
+}
+
+/** `[name, value]` of each of `vars` that has a value in the current context. */
+export function contextEntries(vars: ReadonlyArray<ContextVar<unknown>>): Array<[string, unknown]> {
+  const data = currentData();
+  const out: Array<[string, unknown]> = [];
+  for (const v of vars) if (data.has(v)) out.push([v.name, data.get(v)]);
+  return out;
+}
+
+/** `[name, value]` of every variable set in the current context (what `toThread` carries). */
+export function allContextEntries(): Array<[string, unknown]> {
+  return [...currentData()].map(([v, value]) => [v.name, value]);
 }

@@ -481,17 +481,21 @@ export class EventLoop {
     if (executor !== null && !isExecutor(executor)) {
       throw typeError("executor", "an Executor (with submit() and shutdown()) or null", executor);
     }
-    if (typeof fn !== "function" && (typeof fn !== "object" || fn === null || !("filename" in fn))) {
+    if (typeof fn !== "function" && (typeof fn !== "object" || fn === null || !("filename" in fn || "name" in fn))) {
       throw typeError("fn", "a self-contained function or { filename, name }", fn);
     }
-    let target = executor;
-    if (target === null) {
-      if (this.#executorShutdownCalled) {
-        throw new RuntimeError("Executor shutdown has been called", { code: "ERR_LOOP_EXECUTOR_SHUTDOWN" });
-      }
-      target = this.#defaultExecutor ??= createDefaultExecutor();
+    return this.submitToExecutor(executor ?? this.defaultExecutor(), fn, args);
+  }
+
+  /** @internal the default executor, created on first use; throws after it was shut down. */
+  defaultExecutor(): Executor {
+    if (this.#executorShutdownCalled) {
+      throw new RuntimeError("Executor shutdown has been called", {
+        code: "ERR_LOOP_EXECUTOR_SHUTDOWN",
+        hint: "The loop's default executor was shut down (run() does this on exit); pass an executor of your own.",
+      });
     }
-    return this.submitToExecutor(target, fn, args);
+    return (this.#defaultExecutor ??= createDefaultExecutor());
   }
 
   /** @internal `runInExecutor` after the checks; `context` carries context variables across. */
@@ -787,7 +791,8 @@ export class EventLoop {
   }
 
   #callbackFailed(handle: Runnable, err: unknown): void {
-    this.callExceptionHandler({ message: `Exception in callback ${describeRunnable(handle)}`, exception: err, handle });
+    const what = handle instanceof Handle ? handle.formatCallback() : describeRunnable(handle);
+    this.callExceptionHandler({ message: `Exception in callback ${what}`, exception: err, handle });
   }
 
   #afterCallbackInDebug(handle: Runnable, returned: unknown, started: number): void {

@@ -11,7 +11,7 @@
 export type ExecutorFn<R> =
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any argument list must fit here
   | ((...args: any[]) => R | Promise<R>)
-  | { filename: string | URL; name?: string };
+  | { filename?: string | URL; name?: string };
 
 export interface SubmitOptions {
   /** Aborted when the caller cancels; an executor should drop queued work and may stop running work. */

@@ -75,5 +75,22 @@ export type { ContextVarOptions } from "./context.js";
 // ---- Synchronisation and queues (same loop) ----
 
 // ---- Other threads ----
+export { LoopHandle, ContextCarrier, carryContext, runCoroutineThreadsafe, installThreadMethods } from "./loop-handle.js";
+export type { LoopHandleData } from "./loop-handle.js";
+export { ConcurrentFuture } from "./concurrent-future.js";
+export { LoopThread, spawnLoopThread } from "./loop-thread.js";
+export type { SpawnLoopThreadOptions } from "./loop-thread.js";
+export { PoolExecutor, toThread } from "./executor.js";
+export type { ExecutorReply, ExecutorTask, PoolExecutorOptions } from "./executor.js";
+export { deserializeError, registerErrorClass, serializeError } from "./error-envelope.js";
+export type { ErrorEnvelope } from "./error-envelope.js";
+export type { SharedData, Shareable } from "./crossing.js";
+export { contextFromEntries } from "./context.js";
 
 // ---- Networking and processes ----
+
+// The loop core does not import the outer layers (so it can be read without them); the methods
+// they add to EventLoop (`handle`, `expose`, `exposeObject`) are installed here, once.
+import { EventLoop as EventLoopClass } from "./event-loop.js";
+import { installThreadMethods as installThreads } from "./loop-handle.js";
+installThreads(EventLoopClass.prototype);

@@ -1,0 +1,746 @@
+/**
+ * `LoopHandle`: how other threads call into a loop.
+ *
+ * The path of one call, `handle.runCoroutineThreadsafe("work", 1)` in thread A into a loop in thread B:
+ * 1. A's `Channel` (this file) checks the control block (closed? -> throw now), encodes the
+ *    arguments (crossing.ts), queues `[RUN, id, "work", [1]]` in its outbox and registers a
+ *    `ConcurrentFuture` under `id`;
+ * 2. at the end of A's current job the outbox goes out as one message on A's port, and
+ *    `signalPosted` (mailbox.ts) counts it and wakes B's loop if it is parked;
+ * 3. B's loop drains its ports at the start of an iteration (mailbox.ts) and hands each message to
+ *    the `LoopEndpoint` (this file), which starts a task running the exposed `work(1)`;
+ * 4. when the task is done the endpoint queues `[id, OK, value]` (or an error envelope, or
+ *    CANCELLED) and sends the replies of that job back on the same port;
+ * 5. A's channel receives them as one 'message' event and settles the futures.
+ * If B's thread dies or its loop closes, the ports close, and every future still pending on a
+ * closed port is rejected (`ThreadExitError` or "Event loop is closed"): nothing hangs.
+ */
+import { MessageChannel, type MessagePort, type Transferable } from "node:worker_threads";
+import { inspect } from "node:util";
+import type { Remote } from "comlink";
+import { ConcurrentFuture, kSettle } from "./concurrent-future.js";
+import { contextEntries, contextFromEntries, ContextVar } from "./context.js";
+import { decodeValue, encodeValue, registerShareable, type Shareable, type SharedData } from "./crossing.js";
+import { LookupError, LoopClosedError, ThreadExitError } from "./errors.js";
+import { fromEnvelope, isEnvelope, toEnvelope } from "./error-envelope.js";
+import { type EventLoop } from "./event-loop.js";
+import {
+  CLOSED,
+  DEAD,
+  EXIT_CODE,
+  STATE,
+  isControlClosed,
+  mailboxOf,
+  signalPosted,
+  type Mailbox,
+} from "./mailbox.js";
+import type { Task } from "./task.js";
+import { checkFunction, checkString, typeError } from "./validate.js";
+import { channels } from "./log.js";
+import { exposeOnPort, wrapPort } from "./comlink-bridge.js";
+
+// Operations, sender -> loop. Arrays clone faster than objects with repeated keys.
+const OP_CALL = 0;
+const OP_RUN = 1;
+const OP_CANCEL = 2;
+const OP_STOP = 3;
+const OP_ATTACH = 4;
+const OP_DETACH = 5;
+const OP_WRAP = 6;
+
+// Replies, loop -> sender: [id, kind, payload].
+const R_OK = 0;
+const R_ERROR = 1;
+const R_CANCELLED = 2;
+
+type ContextEntries = Array<[string, unknown]> | null;
+type Op =
+  | [typeof OP_CALL, string, unknown[], ContextEntries]
+  | [typeof OP_RUN, number, string, unknown[], ContextEntries]
+  | [typeof OP_CANCEL, number, string]
+  | [typeof OP_STOP]
+  | [typeof OP_ATTACH, MessagePort]
+  | [typeof OP_DETACH]
+  | [typeof OP_WRAP, MessagePort];
+type Reply = [number, typeof R_OK | typeof R_ERROR | typeof R_CANCELLED, unknown];
+
+/**
+ * Carries the values of chosen context variables with a cross-thread call; pass it as the last
+ * argument of `callSoonThreadsafe` / `runCoroutineThreadsafe`. Made by `carryContext()`.
+ */
+export class ContextCarrier {
+  readonly vars: ReadonlyArray<ContextVar<unknown>>;
+  /** @internal */
+  constructor(vars: ReadonlyArray<ContextVar<unknown>>) {
+    this.vars = vars;
+  }
+}
+
+/**
+ * Context variables do not cross threads unless asked: `carryContext(a, b)` as the last argument
+ * of a cross-thread call sends the current values of `a` and `b`, and the remote task runs with
+ * them set in its thread's variables of the same names.
+ *
+ * @example
+ * await thread.handle.runCoroutineThreadsafe("handle", request, carryContext(requestId));
+ */
+export function carryContext(...vars: ContextVar<unknown>[]): ContextCarrier {
+  vars.forEach((v, i) => {
+    if (!(v instanceof ContextVar)) throw typeError(`vars[${i}]`, "a ContextVar", v);
+  });
+  return new ContextCarrier(vars);
+}
+
+function splitCarrier(args: unknown[]): ContextEntries {
+  const last = args.length > 0 ? args[args.length - 1] : undefined;
+  if (!(last instanceof ContextCarrier)) return null;
+  args.pop();
+  return contextEntries(last.vars);
+}
+
+function encodeArgs(args: unknown[], target: string, transfers: Transferable[]): unknown[] {
+  return encodeValue(args, target, "the arguments", transfers) as unknown[];
+}
+
+// ---------------------------------------------------------------- the loop's side
+
+/** What a loop exposes to other threads, and the state of calls it is running for them. */
+export class LoopEndpoint {
+  readonly loop: EventLoop;
+  readonly mailbox: Mailbox;
+  readonly exposed = new Map<string, (...args: never[]) => unknown>();
+  exposedObject: object | null = null;
+  readonly #running = new Map<MessagePort, Map<number, Task<unknown>>>();
+  readonly #replies = new Map<MessagePort, { replies: Reply[]; transfers: Transferable[] }>();
+  #flushScheduled = false;
+  readonly #cleanups: Array<() => void> = [];
+  readonly localHandle: LoopHandle;
+
+  constructor(loop: EventLoop) {
+    this.loop = loop;
+    this.mailbox = mailboxOf(loop);
+    this.mailbox.setDispatcher(
+      (message, port) => {
+        this.#dispatch(message as Op[], port);
+      },
+      () => {
+        this.#onClose();
+      },
+    );
+    this.localHandle = new LoopHandle(this.mailbox.control, this.mailbox.threadName, null, this);
+  }
+
+  #dispatch(batch: Op[], port: MessagePort): void {
+    for (const op of batch) {
+      switch (op[0]) {
+        case OP_CALL:
+          this.#call(op[1], decodeValue(op[2]) as unknown[], op[3]);
+          break;
+        case OP_RUN:
+          this.#run(port, op[1], op[2], decodeValue(op[3]) as unknown[], op[4]);
+          break;
+        case OP_CANCEL:
+          this.#running.get(port)?.get(op[1])?.cancel(op[2] === "" ? undefined : op[2]);
+          break;
+        case OP_STOP:
+          if (!this.loop.isClosed()) this.loop.stop();
+          break;
+        case OP_ATTACH:
+          this.mailbox.addPort(op[1]);
+          break;
+        case OP_DETACH:
+          this.mailbox.removePort(port);
+          this.#running.delete(port);
+          port.close();
+          break;
+        case OP_WRAP:
+          exposeOnPort(this, op[1]);
+          break;
+      }
+    }
+  }
+
+  #lookup(target: string): ((...args: never[]) => unknown) | undefined {
+    if (channels.threadCall.hasSubscribers) {
+      channels.threadCall.publish({ threadName: this.mailbox.threadName, target });
+    }
+    return this.exposed.get(target);
+  }
+
+  #unknownTarget(target: string): LookupError {
+    const names = [...this.exposed.keys()].map((n) => `'${n}'`).join(", ") || "none";
+    return new LookupError(
+      `No function named '${target}' is exposed on the event loop of thread '${this.mailbox.threadName}' ` +
+        `(exposed: ${names})`,
+      { hint: "Expose it with loop.expose(name, fn), or export it from the module given to spawnLoopThread." },
+    );
+  }
+
+  /** `callSoonThreadsafe`: a plain callback, like asyncio's. */
+  #call(target: string, args: unknown[], ctx: ContextEntries): void {
+    if (this.loop.isClosed()) return;
+    const fn = this.#lookup(target);
+    if (fn === undefined) {
+      this.loop.callExceptionHandler({ message: "callSoonThreadsafe() into this loop failed", exception: this.#unknownTarget(target) });
+      return;
+    }
+    const run = (): unknown => (fn as (...a: unknown[]) => unknown)(...args);
+    if (ctx === null) this.loop.callSoon(run);
+    else contextFromEntries(ctx).run(() => this.loop.callSoon(run));
+  }
+
+  #run(port: MessagePort, id: number, target: string, args: unknown[], ctx: ContextEntries): void {
+    if (this.loop.isClosed()) {
+      this.#reply(port, id, R_ERROR, toEnvelope(new LoopClosedError(), this.mailbox.threadName));
+      return;
+    }
+    const fn = this.#lookup(target);
+    if (fn === undefined) {
+      const envelope = toEnvelope(this.#unknownTarget(target), this.mailbox.threadName);
+      // The contract: an unknown target arrives as RemoteError whose remoteName is "LookupError".
+      envelope.forceRemote = true;
+      this.#reply(port, id, R_ERROR, envelope);
+      return;
+    }
+    let task: Task<unknown>;
+    try {
+      const options = ctx === null ? { name: target } : { name: target, context: contextFromEntries(ctx) };
+      task = this.loop.createTask(() => (fn as (...a: unknown[]) => unknown)(...args), options);
+    } catch (err) {
+      this.#reply(port, id, R_ERROR, toEnvelope(err, this.mailbox.threadName));
+      return;
+    }
+    let tasks = this.#running.get(port);
+    if (tasks === undefined) this.#running.set(port, (tasks = new Map<number, Task<unknown>>()));
+    tasks.set(id, task);
+    task.addDoneCallback((t) => {
+      tasks.delete(id);
+      if (t.cancelled()) {
+        let message = "";
+        try {
+          t.result();
+        } catch (err) {
+          message = (err as Error).message;
+        }
+        this.#reply(port, id, R_CANCELLED, message);
+        return;
+      }
+      const exc = t.exception();
+      if (exc !== null) this.#reply(port, id, R_ERROR, toEnvelope(exc, this.mailbox.threadName));
+      else this.#reply(port, id, R_OK, t.result(), target);
+    });
+  }
+
+  /** Runs an exposed target for the loop's own thread (the local handle). */
+  runLocal<T>(target: string, args: unknown[]): ConcurrentFuture<T> {
+    const fn = this.#lookup(target);
+    if (fn === undefined) {
+      const cf = new ConcurrentFuture<T>(`${target}()`, null);
+      const envelope = toEnvelope(this.#unknownTarget(target), this.mailbox.threadName);
+      envelope.forceRemote = true;
+      cf[kSettle]({ state: "failed", error: fromEnvelope(envelope) });
+      return cf;
+    }
+    const task = this.loop.createTask(() => (fn as (...a: unknown[]) => unknown)(...args), { name: target }) as Task<T>;
+    const cf = new ConcurrentFuture<T>(`${target}() in thread '${this.mailbox.threadName}'`, (msg) => {
+      task.cancel(msg === "" ? undefined : msg);
+    });
+    task.addDoneCallback((t) => {
+      if (t.cancelled()) cf[kSettle]({ state: "cancelled", message: "" });
+      else if (t.exception() !== null) cf[kSettle]({ state: "failed", error: t.exception() });
+      else cf[kSettle]({ state: "finished", value: t.result() });
+    });
+    return cf;
+  }
+
+  callLocal(target: string, args: unknown[]): void {
+    this.#call(target, args, null);
+  }
+
+  #reply(port: MessagePort, id: number, kind: Reply[1], payload: unknown, target = ""): void {
+    let outbox = this.#replies.get(port);
+    if (outbox === undefined) this.#replies.set(port, (outbox = { replies: [], transfers: [] }));
+    let value = payload;
+    if (kind === R_OK) {
+      try {
+        value = encodeValue(payload, target, "the result", outbox.transfers);
+      } catch (err) {
+        kind = R_ERROR;
+        value = toEnvelope(err, this.mailbox.threadName);
+      }
+    }
+    outbox.replies.push([id, kind, value]);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(this.#flushReplies);
+    }
+  }
+
+  readonly #flushReplies = (): void => {
+    this.#flushScheduled = false;
+    for (const [port, { replies, transfers }] of this.#replies) {
+      try {
+        port.postMessage(replies, transfers);
+      } catch {
+        // One reply could not be cloned: send them one by one, the bad ones as TypeErrors.
+        for (const reply of replies) {
+          try {
+            port.postMessage([reply]);
+          } catch (err) {
+            const error = new TypeError(`The result cannot be sent back to the calling thread: ${(err as Error).message}`);
+            port.postMessage([[reply[0], R_ERROR, toEnvelope(error, this.mailbox.threadName)]]);
+          }
+        }
+      }
+    }
+    this.#replies.clear();
+  };
+
+  /** Runs `fn` when the loop closes (closing ports it serves besides the mailbox's own). */
+  addCleanup(fn: () => void): void {
+    this.#cleanups.push(fn);
+  }
+
+  #onClose(): void {
+    // The loop closed: tasks it never finished will not answer; their callers learn it from the
+    // ports closing. Replies already queued still go out first.
+    this.#flushReplies();
+    this.#running.clear();
+    for (const fn of this.#cleanups.splice(0)) fn();
+  }
+}
+
+const endpoints = new WeakMap<EventLoop, LoopEndpoint>();
+
+/** The loop's thread endpoint, created on first use. */
+export function endpointOf(loop: EventLoop): LoopEndpoint {
+  let endpoint = endpoints.get(loop);
+  if (endpoint === undefined) endpoints.set(loop, (endpoint = new LoopEndpoint(loop)));
+  return endpoint;
+}
+
+// ---------------------------------------------------------------- the caller's side
+
+function decodeError(envelope: unknown): unknown {
+  return isEnvelope(envelope) ? fromEnvelope(envelope) : envelope;
+}
+
+function cloneFailure(op: Op, err: unknown): TypeError {
+  const target = op[0] === OP_CALL ? op[1] : op[0] === OP_RUN ? op[2] : "(internal)";
+  return new TypeError(
+    `Cannot send the arguments of '${target}' to another thread: ${(err as Error).message}. ` +
+      "Arguments and results cross threads by structured clone; pass plain data instead.",
+    { cause: err },
+  );
+}
+
+/** What the owner of a loop thread knows when it dies (see loop-thread.ts). */
+export interface DeathInfo {
+  exitCode: number | null;
+  cause?: unknown;
+}
+
+/** A handle copy's own channel into the loop's mailbox. */
+class Channel {
+  readonly port: MessagePort;
+  readonly control: Int32Array;
+  readonly threadName: string;
+  #outbox: Op[] | null = null;
+  #transfers: Transferable[] = [];
+  readonly #pending = new Map<number, ConcurrentFuture<unknown>>();
+  #nextId = 1;
+  #portClosed = false;
+  /** Set by a LoopThread for its own handle: waits for the exit code before rejecting. */
+  deathInfo: Promise<DeathInfo> | null = null;
+
+  constructor(port: MessagePort, control: Int32Array, threadName: string) {
+    this.port = port;
+    this.control = control;
+    this.threadName = threadName;
+    port.on("message", this.#onReplies);
+    port.on("close", this.#onClose);
+    // Only calls waiting for an answer keep this thread alive (see #track).
+    port.unref();
+  }
+
+  get closed(): boolean {
+    return this.#portClosed || isControlClosed(this.control);
+  }
+
+  checkOpen(): void {
+    if (!this.closed) return;
+    const state = Atomics.load(this.control, STATE);
+    if (state === CLOSED) throw new LoopClosedError();
+    throw this.#deathError(null);
+  }
+
+  /**
+   * Sends `op`. The first op of a job goes out at once (no added latency for a lone call); the
+   * ones that follow in the same job are batched into one message sent when the job ends, so a
+   * burst costs two messages and at most two wake-ups whatever its size.
+   */
+  post(op: Op, transfers?: readonly Transferable[]): void {
+    if (this.#outbox !== null) {
+      this.#outbox.push(op);
+      if (transfers !== undefined && transfers.length > 0) this.#transfers.push(...transfers);
+      return;
+    }
+    this.#outbox = [];
+    queueMicrotask(this.flush);
+    try {
+      this.port.postMessage([op], transfers ?? []);
+    } catch (err) {
+      // Sent at once, so it can fail at the call site, as it should.
+      throw cloneFailure(op, err);
+    }
+    signalPosted(this.control, 1);
+  }
+
+  readonly flush = (): void => {
+    const outbox = this.#outbox;
+    if (outbox === null) return;
+    this.#outbox = null;
+    if (outbox.length === 0) return;
+    const transfers = this.#transfers;
+    this.#transfers = [];
+    this.#send(outbox, transfers);
+  };
+
+  #send(ops: Op[], transfers: readonly Transferable[]): void {
+    try {
+      this.port.postMessage(ops, transfers);
+    } catch (err) {
+      // The per-call checks in crossing.ts should make this rare (a class instance holding
+      // something uncloneable): retry one op at a time so only the bad calls fail.
+      this.#postOneByOne(ops, err);
+      return;
+    }
+    signalPosted(this.control, 1);
+  }
+
+  #postOneByOne(outbox: Op[], firstError: unknown): void {
+    let posted = 0;
+    for (const op of outbox) {
+      try {
+        const transfers = op[0] === OP_ATTACH || op[0] === OP_WRAP ? [op[1]] : [];
+        this.port.postMessage([op], transfers);
+        posted++;
+      } catch (err) {
+        const error = cloneFailure(op, err ?? firstError);
+        if (op[0] === OP_RUN) this.#settle(op[1], { state: "failed", error });
+        else process.emitWarning(error.message, { type: "MultiloopWarning", code: "MULTILOOP_UNSENDABLE_CALL" });
+      }
+    }
+    if (posted > 0) signalPosted(this.control, posted);
+  }
+
+  run<T>(target: string, args: unknown[]): ConcurrentFuture<T> {
+    this.checkOpen();
+    const ctx = splitCarrier(args);
+    const transfers: Transferable[] = [];
+    const encoded = encodeArgs(args, target, transfers);
+    const id = this.#nextId++;
+    const cf = new ConcurrentFuture<T>(`${target}() in thread '${this.threadName}'`, (msg) => {
+      this.#pending.delete(id);
+      this.#untrack();
+      if (!this.closed) this.post([OP_CANCEL, id, msg]);
+    });
+    this.#pending.set(id, cf as ConcurrentFuture<unknown>);
+    this.#track();
+    this.post([OP_RUN, id, target, encoded, ctx], transfers);
+    return cf;
+  }
+
+  call(target: string, args: unknown[]): void {
+    this.checkOpen();
+    const ctx = splitCarrier(args);
+    const transfers: Transferable[] = [];
+    const encoded = encodeArgs(args, target, transfers);
+    this.post([OP_CALL, target, encoded, ctx], transfers);
+  }
+
+  #track(): void {
+    if (this.#pending.size === 1) this.port.ref();
+  }
+
+  #untrack(): void {
+    if (this.#pending.size === 0) this.port.unref();
+  }
+
+  #settle(id: number, outcome: Parameters<ConcurrentFuture<unknown>[typeof kSettle]>[0]): void {
+    const cf = this.#pending.get(id);
+    if (cf === undefined) return;
+    this.#pending.delete(id);
+    this.#untrack();
+    cf[kSettle](outcome);
+  }
+
+  readonly #onReplies = (message: unknown): void => {
+    for (const [id, kind, payload] of message as Reply[]) {
+      if (kind === R_OK) this.#settle(id, { state: "finished", value: decodeValue(payload) });
+      else if (kind === R_ERROR) this.#settle(id, { state: "failed", error: decodeError(payload) });
+      else this.#settle(id, { state: "cancelled", message: payload as string });
+    }
+  };
+
+  #deathError(info: DeathInfo | null): ThreadExitError {
+    const exitCode = info?.exitCode ?? (Atomics.load(this.control, STATE) === DEAD ? Atomics.load(this.control, EXIT_CODE) : null);
+    return new ThreadExitError(this.threadName, exitCode, info?.cause === undefined ? {} : { cause: info.cause });
+  }
+
+  readonly #onClose = (): void => {
+    this.#portClosed = true;
+    if (this.#pending.size === 0) return;
+    if (Atomics.load(this.control, STATE) === CLOSED) {
+      this.#rejectAll(() => new LoopClosedError());
+      return;
+    }
+    // The thread died. Its owner knows the exit code; wait for it when we can.
+    const info = this.deathInfo;
+    if (info === null) {
+      Atomics.store(this.control, STATE, DEAD);
+      this.#rejectAll(() => this.#deathError(null));
+    } else {
+      void info.then((i) => {
+        this.#rejectAll(() => this.#deathError(i));
+      });
+    }
+  };
+
+  #rejectAll(makeError: () => unknown): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    this.port.unref();
+    for (const cf of pending) cf[kSettle]({ state: "failed", error: makeError() });
+  }
+
+  /** Tells the loop this copy is gone, and closes the port. */
+  detach(): void {
+    if (this.#portClosed) return;
+    try {
+      this.port.postMessage([[OP_DETACH]]);
+      signalPosted(this.control, 1);
+    } catch {
+      // The port may already be closed by the other side.
+    }
+    this.port.close();
+  }
+}
+
+/** Copies that nobody references any more tell the loop to drop their port. */
+const detachOnCollect = new FinalizationRegistry<Channel>((channel) => {
+  channel.detach();
+});
+
+export interface LoopHandleData {
+  kind: "multiloop.LoopHandle";
+  control: Int32Array;
+  threadName: string;
+  port: MessagePort;
+}
+
+function isHandleData(data: unknown): data is LoopHandleData {
+  return (
+    typeof data === "object" &&
+    data !== null &&
+    (data as Partial<LoopHandleData>).kind === "multiloop.LoopHandle" &&
+    (data as Partial<LoopHandleData>).control instanceof Int32Array
+  );
+}
+
+/**
+ * A reference to a loop that any thread can use: call functions the loop exposed, stop it, check
+ * whether it is closed. Pass it to other threads directly as an argument or result of
+ * cross-thread calls, or with `share()` / `LoopHandle.from()` through `workerData` or your own
+ * `postMessage`. Every copy gets its own channel into the loop's mailbox.
+ *
+ * @example
+ * const handle = getRunningLoop().handle;
+ * new Worker(file, { workerData: handle.share().data, transferList: handle.share().transferList });
+ * // in the worker:
+ * const loop = LoopHandle.from(workerData);
+ * loop.callSoonThreadsafe("log", "hello from a worker");
+ *
+ * Thread-safety: a handle object belongs to the thread it was revived in; send copies, not the object.
+ */
+export class LoopHandle implements Shareable {
+  readonly #control: Int32Array;
+  readonly #threadName: string;
+  readonly #channel: Channel | null;
+  readonly #endpoint: LoopEndpoint | null;
+  /** @internal the comlink root proxy made by `wrap()`, kept alive while this handle lives (comlink#692). */
+  root: object | null = null;
+
+  /** @internal use `loop.handle` or `LoopHandle.from(data)`. */
+  constructor(control: Int32Array, threadName: string, channel: Channel | null, endpoint: LoopEndpoint | null) {
+    this.#control = control;
+    this.#threadName = threadName;
+    this.#channel = channel;
+    this.#endpoint = endpoint;
+    if (channel !== null) detachOnCollect.register(this, channel, this);
+  }
+
+  /** Revives a handle from `share().data` (an already revived handle is returned as is). */
+  static from(data: unknown): LoopHandle {
+    if (data instanceof LoopHandle) return data;
+    if (!isHandleData(data)) throw typeError("data", "the data of LoopHandle.share()", data);
+    return new LoopHandle(data.control, data.threadName, new Channel(data.port, data.control, data.threadName), null);
+  }
+
+  /** The name of the thread the loop lives in. */
+  get threadName(): string {
+    return this.#threadName;
+  }
+
+  /** Whether the loop is closed or its thread is gone (read from shared memory; never blocks). */
+  isClosed(): boolean {
+    return this.#channel?.closed ?? isControlClosed(this.#control);
+  }
+
+  /**
+   * Runs the function the loop exposed as `target` with `args` as a plain callback on that loop.
+   * Throws `RuntimeError("Event loop is closed")` at once if the loop is closed. A trailing
+   * `carryContext(...)` sends context variable values along.
+   */
+  callSoonThreadsafe(target: string, ...args: unknown[]): void {
+    checkString("target", target);
+    const channel = this.#channel;
+    if (channel !== null) {
+      channel.call(target, args);
+      return;
+    }
+    const endpoint = this.#endpoint as LoopEndpoint;
+    if (endpoint.loop.isClosed()) throw new LoopClosedError();
+    splitCarrier(args);
+    endpoint.callLocal(target, args);
+  }
+
+  /**
+   * Runs the function the loop exposed as `target` as a task on that loop; the returned future
+   * settles with its result or error. Throws `RuntimeError("Event loop is closed")` at once if the
+   * loop is closed. Cancellation: `future.cancel()` (or cancelling the task that awaits it)
+   * cancels the remote task.
+   */
+  runCoroutineThreadsafe<T = unknown>(target: string, ...args: unknown[]): ConcurrentFuture<T> {
+    checkString("target", target);
+    const channel = this.#channel;
+    if (channel !== null) return channel.run<T>(target, args);
+    const endpoint = this.#endpoint as LoopEndpoint;
+    if (endpoint.loop.isClosed()) throw new LoopClosedError();
+    splitCarrier(args);
+    return endpoint.runLocal<T>(target, args);
+  }
+
+  /** Stops the loop after its current iteration (like `callSoonThreadsafe(loop.stop)`). */
+  stop(): void {
+    const channel = this.#channel;
+    if (channel === null) {
+      (this.#endpoint as LoopEndpoint).loop.stop();
+      return;
+    }
+    if (!channel.closed) channel.post([OP_STOP]);
+  }
+
+  /** Data plus transfer list for `workerData` or `postMessage`; revive with `LoopHandle.from`. */
+  share(): SharedData {
+    const { port1, port2 } = new MessageChannel();
+    const channel = this.#channel;
+    if (channel === null) {
+      (this.#endpoint as LoopEndpoint).mailbox.addPort(port1);
+    } else {
+      channel.checkOpen();
+      channel.post([OP_ATTACH, port1], [port1]);
+      // Flush now: the new copy may be used before this thread's current job ends.
+      channel.flush();
+    }
+    const data: LoopHandleData = { kind: "multiloop.LoopHandle", control: this.#control, threadName: this.#threadName, port: port2 };
+    return { data, transferList: [port2] };
+  }
+
+  /**
+   * A typed comlink proxy of the object the loop exposed with `exposeObject`. Its calls run as
+   * tasks on that loop, errors cross with multiloop's envelope, and pending calls reject with
+   * `ThreadExitError` if the thread dies.
+   */
+  wrap<T>(): Remote<T> {
+    const { port1, port2 } = new MessageChannel();
+    const channel = this.#channel;
+    if (channel === null) {
+      exposeOnPort(this.#endpoint as LoopEndpoint, port1);
+    } else {
+      channel.checkOpen();
+      channel.post([OP_WRAP, port1], [port1]);
+      channel.flush();
+    }
+    return wrapPort<T>(port2, this.#threadName, this.#control, channel?.deathInfo ?? null, this);
+  }
+
+  /** @internal */
+  get channel(): Channel | null {
+    return this.#channel;
+  }
+
+  toString(): string {
+    return `<LoopHandle thread=${JSON.stringify(this.#threadName)}${this.isClosed() ? " closed" : ""}>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+registerShareable("LoopHandle", LoopHandle, (data) => LoopHandle.from(data));
+
+/**
+ * Runs `target` on the loop behind `handle` (the top-level form of
+ * `handle.runCoroutineThreadsafe(target, ...args)`).
+ */
+export function runCoroutineThreadsafe<T = unknown>(handle: LoopHandle, target: string, ...args: unknown[]): ConcurrentFuture<T> {
+  if (!(handle instanceof LoopHandle)) throw typeError("handle", "a LoopHandle", handle);
+  return handle.runCoroutineThreadsafe<T>(target, ...args);
+}
+
+// ---------------------------------------------------------------- EventLoop methods
+
+declare module "./event-loop.js" {
+  interface EventLoop {
+    /** A reference to this loop that other threads can use (see `LoopHandle`). */
+    readonly handle: LoopHandle;
+    /** Names `fn` so other threads can call it with `handle.callSoonThreadsafe/runCoroutineThreadsafe`. */
+    expose(name: string, fn: (...args: never[]) => unknown): void;
+    /** The object remote threads reach with `handle.wrap<T>()` (comlink). */
+    exposeObject(obj: object): void;
+  }
+}
+
+/**
+ * Adds the thread methods to `EventLoop`. The loop core must not import the thread layer (so it
+ * can be read without knowing threads exist); index.ts calls this once instead.
+ */
+export function installThreadMethods(proto: EventLoop): void {
+  Object.defineProperty(proto, "handle", {
+    configurable: true,
+    get(this: EventLoop): LoopHandle {
+      return endpointOf(this).localHandle;
+    },
+  });
+  Object.defineProperty(proto, "expose", {
+    configurable: true,
+    writable: true,
+    value(this: EventLoop, name: string, fn: (...args: never[]) => unknown): void {
+      checkString("name", name);
+      checkFunction("fn", fn);
+      endpointOf(this).exposed.set(name, fn);
+    },
+  });
+  Object.defineProperty(proto, "exposeObject", {
+    configurable: true,
+    writable: true,
+    value(this: EventLoop, obj: object): void {
+      if (typeof obj !== "object" || obj === null) throw typeError("obj", "an object", obj);
+      endpointOf(this).exposedObject = obj;
+    },
+  });
+}
+
+export type { Channel };

@@ -1,0 +1,53 @@
+/**
+ * Entry point of the executor's pool threads (piscina): runs one call of `runInExecutor`/`toThread`.
+ * Always answers with a reply object, errors packed in multiloop's envelope, so they keep their
+ * class and properties.
+ */
+import { contextFromEntries, currentThreadName, serializeError } from "multiloop";
+import type { ExecutorReply, ExecutorTask } from "multiloop";
+
+const compiled = new Map<string, (...args: unknown[]) => unknown>();
+
+function compile(source: string): (...args: unknown[]) => unknown {
+  let fn = compiled.get(source);
+  if (fn === undefined) {
+    // Indirect eval: the function is rebuilt in this thread's global scope, with no closure.
+    fn = (0, eval)(`(${source})`) as (...args: unknown[]) => unknown;
+    compiled.set(source, fn);
+  }
+  return fn;
+}
+
+function explainMissingVariable(err: unknown): unknown {
+  if (!(err instanceof ReferenceError)) return err;
+  const name = /^(\S+) is not defined$/u.exec(err.message)?.[1];
+  if (name === undefined) return err;
+  return new ReferenceError(
+    `The function given to runInExecutor/toThread uses \`${name}\`, which does not exist in the executor thread ` +
+      `'${currentThreadName()}'. Functions are sent by their source text and cannot use variables from outside their ` +
+      `own body: pass \`${name}\` as an argument, or export the function from a module and use { filename, name }.`,
+    { cause: err },
+  );
+}
+
+export default async function runTask(task: ExecutorTask): Promise<ExecutorReply> {
+  if (Atomics.compareExchange(task.start, 0, 0, 1) !== 0) return { ok: false, skipped: true };
+  try {
+    let fn: (...args: unknown[]) => unknown;
+    if (task.source !== null) {
+      fn = compile(task.source);
+    } else {
+      const mod = (await import(task.filename as string)) as Record<string, unknown>;
+      const exported = mod[task.name as string];
+      if (typeof exported !== "function") {
+        throw new TypeError(`Module ${task.filename} has no exported function named '${task.name}'`);
+      }
+      fn = exported as (...args: unknown[]) => unknown;
+    }
+    const call = (): unknown => fn(...task.args);
+    const value = await (task.context === null ? call() : contextFromEntries(task.context).run(call));
+    return { ok: true, value };
+  } catch (err) {
+    return { ok: false, error: serializeError(explainMissingVariable(err)) };
+  }
+}
