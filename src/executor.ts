@@ -129,9 +129,12 @@ export class PoolExecutor implements Executor, AsyncDisposable {
     return this.#pool;
   }
 
-  async submit<R>(fn: ExecutorFn<R>, args: unknown[], options: SubmitOptions): Promise<R> {
+  /** Checks `fn` at the call site (a function that cannot be sent throws here, not later). */
+  submit<R>(fn: ExecutorFn<R>, args: unknown[], options: SubmitOptions): Promise<R> {
     if (this.#shutdown) {
-      throw new RuntimeError("cannot schedule new futures after shutdown", { code: "ERR_LOOP_EXECUTOR_SHUTDOWN" });
+      return Promise.reject(
+        new RuntimeError("cannot schedule new futures after shutdown", { code: "ERR_LOOP_EXECUTOR_SHUTDOWN" }),
+      );
     }
     let task: ExecutorTask;
     const start = new Int32Array(new SharedArrayBuffer(4));
@@ -143,7 +146,11 @@ export class PoolExecutor implements Executor, AsyncDisposable {
       if (filename === null) throw typeError("fn.filename", "a module path (the pool has no default `filename`)", fn.filename);
       task = { source: null, filename, name: fn.name ?? "default", args, start, context };
     }
-    const signal = options.signal;
+    return this.#run<R>(task, options.signal);
+  }
+
+  async #run<R>(task: ExecutorTask, signal: AbortSignal): Promise<R> {
+    const start = task.start;
     signal.throwIfAborted();
     let abort: AbortController | null = null;
     const onAbort = (): void => {
