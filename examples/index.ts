@@ -1,12 +1,8 @@
 /**
  * `npm start`: the demos, one after another.
  */
-import { run, sleep, getRunningLoop } from "multiloop";
+import { main as threadErrors } from "./thread-errors.js";
 
-const result = await run(async () => {
-  const loop = getRunningLoop();
-  loop.callSoon(() => console.log("callSoon ran"));
-  await sleep(10);
-  return "done";
-});
-console.log(result);
+console.log("multiloop demos (see examples/ for the sources)");
+await threadErrors();
+console.log("\nAll demos done.");
