@@ -6,8 +6,8 @@ import { Worker } from "node:worker_threads";
 import { fileURLToPath } from "node:url";
 import {
   PoolExecutor,
-  RemoteError,
-  ThreadExitError,
+  type RemoteError,
+  type ThreadExitError,
   gather,
   getEventLoop,
   getRunningLoop,
@@ -36,7 +36,7 @@ async function workerWithoutALoop(): Promise<void> {
 
 async function afterRun(): Promise<void> {
   title("2. getEventLoop() after run() on the main thread");
-  await run(async () => {
+  await run(() => {
     show("inside run()", `getEventLoop() is the running loop: ${String(getEventLoop() === getRunningLoop())}`);
   });
   try {
