@@ -95,6 +95,11 @@ export class Mailbox implements LoopInbox {
   /** Starts receiving from `port` (the loop's end of a new handle's channel). */
   addPort(port: MessagePort): void {
     this.#ports.push(port);
+    // The sender's thread died or dropped its copy: forget the port. A 'close' listener does not
+    // start the port or keep the thread alive.
+    port.once("close", () => {
+      this.removePort(port);
+    });
   }
 
   removePort(port: MessagePort): void {
