@@ -78,6 +78,8 @@ export { Event } from "./event.js";
 export { Condition } from "./condition.js";
 export { BoundedSemaphore, Semaphore } from "./semaphore.js";
 export { Barrier } from "./barrier.js";
+export { LifoQueue, PriorityQueue, Queue } from "./queue.js";
+export type { PriorityQueueOptions, QueueOptions } from "./queue.js";
 
 // ---- Other threads ----
 
