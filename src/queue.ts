@@ -22,7 +22,12 @@ import { bindLoop } from "./loop-bound.js";
 import { PriorityHeap, naturalOrder, type Compare } from "./priority-heap.js";
 import { checkObject, typeError } from "./validate.js";
 
-/** Options of `Queue` and `LifoQueue`. */
+/**
+ * Options of `Queue` and `LifoQueue`.
+ *
+ * @example
+ * const jobs = new Queue<Job>({ maxsize: 100 }); // put() waits while 100 jobs are queued
+ */
 export interface QueueOptions {
   /**
    * How many items the queue holds before `put()` waits (`putNowait()` throws `QueueFull`). Zero or
@@ -32,7 +37,13 @@ export interface QueueOptions {
   maxsize?: number;
 }
 
-/** Options of `PriorityQueue`. */
+/**
+ * Options of `PriorityQueue`.
+ *
+ * @example
+ * // Latest deadline first; equal deadlines in the order they were put.
+ * const q = new PriorityQueue<Job>({ maxsize: 50, compare: (a, b) => b.deadline - a.deadline });
+ */
 export interface PriorityQueueOptions<T> extends QueueOptions {
   /**
    * Orders items: negative when `a` comes out first. Items it calls equal come out in insertion

@@ -18,11 +18,14 @@ import {
   Queue,
   RuntimeError,
   Semaphore,
+  TimeoutError,
   createTask,
   gather,
   getRunningLoop,
   run,
   sleep,
+  timeout,
+  waitFor,
   type Task,
 } from "multiloop";
 
@@ -921,6 +924,18 @@ describe("run(fn) and await using", () => {
         expect(await rejectionOf(inside)).toBeInstanceOf(CancelledError);
         expect(prim.locked()).toBe(false);
       }
+    });
+  });
+
+  it("an acquire() under a deadline that expires leaves the lock and its queue untouched", async () => {
+    await run(async () => {
+      const lock = new Lock();
+      await lock.acquire();
+      expect(await rejectionOf(waitFor(() => lock.acquire(), 5))).toBeInstanceOf(TimeoutError);
+      expect(await rejectionOf(timeout(5, () => lock.run(() => "never")))).toBeInstanceOf(TimeoutError);
+      expect(String(lock)).toBe("<Lock [locked]>");
+      lock.release();
+      expect(await waitFor(() => lock.run(() => "ran"), 1000)).toBe("ran");
     });
   });
 

@@ -16,7 +16,10 @@ import {
   gather,
   run,
   sleep,
+  TimeoutError,
   taskGroup,
+  timeout,
+  waitFor,
   type Task,
 } from "multiloop";
 
@@ -238,6 +241,19 @@ describe("blocking get and put (item 155)", () => {
       expect(q.getNowait()).toBe("barged");
       await slow;
       expect(q.getNowait()).toBe("woken");
+    });
+  });
+});
+
+describe("deadlines", () => {
+  it("a get() under waitFor() or timeout() that expires takes no item and leaves no getter behind", async () => {
+    await run(async () => {
+      const q = new Queue<string>();
+      expect(await rejectionOf(waitFor(() => q.get(), 5))).toBeInstanceOf(TimeoutError);
+      expect(await rejectionOf(timeout(5, () => q.get()))).toBeInstanceOf(TimeoutError);
+      expect(String(q)).toBe("<Queue maxsize=0>");
+      q.putNowait("kept");
+      expect(await waitFor(() => q.get(), 1000)).toBe("kept");
     });
   });
 });
