@@ -15,7 +15,7 @@ import { CancelledError, RuntimeError } from "./errors.js";
 import type { EventLoop } from "./event-loop.js";
 import type { Future } from "./future.js";
 import { bindLoop } from "./loop-bound.js";
-import { checkFunction } from "./validate.js";
+import { checkFunction, isThenable } from "./validate.js";
 
 /** @internal shared results of the fast paths: resolved promises are immutable, so one serves all. */
 export const RESOLVED_TRUE: Promise<true> = Promise.resolve(true);
@@ -44,9 +44,14 @@ export async function holding<R>(
   fn: () => R | PromiseLike<R>,
 ): Promise<R> {
   checkFunction("fn", fn);
-  await lock.acquire();
+  const acquiring = lock.acquire();
+  // The fast path's shared resolved promise means the lock is ours already: go on without the
+  // microtask an await costs (asyncio's uncontended `await acquire()` does not suspend either).
+  if (acquiring !== RESOLVED_TRUE) await acquiring;
   try {
-    return await fn();
+    const result = fn();
+    // A synchronous fn returns here, without the microtask an `await` of a plain value costs.
+    return isThenable(result) ? await result : result;
   } finally {
     lock.release();
   }
@@ -189,7 +194,8 @@ export class Lock implements AsyncDisposable {
    * }
    */
   async enter(): Promise<this> {
-    await this.acquire();
+    const acquiring = this.acquire();
+    if (acquiring !== RESOLVED_TRUE) await acquiring; // see holding()
     return this;
   }
 

@@ -142,7 +142,8 @@ export class Semaphore implements AsyncDisposable {
    * `await using _ = await semaphore.enter();` (see `Lock.enter`).
    */
   async enter(): Promise<this> {
-    await this.acquire();
+    const acquiring = this.acquire();
+    if (acquiring !== RESOLVED_TRUE) await acquiring; // no microtask on the fast path (see Lock)
     return this;
   }
 
