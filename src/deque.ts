@@ -57,6 +57,25 @@ export class Deque<T> {
     return item;
   }
 
+  /**
+   * Removes the first occurrence of `item` (searching from the front, where a queue's waiters
+   * usually leave from); false if it is not there. O(n): for the rare removal from the middle.
+   */
+  remove(item: T): boolean {
+    const buf = this.#buf;
+    const mask = this.#mask;
+    const n = this.#size;
+    for (let i = 0; i < n; i++) {
+      if (buf[(this.#head + i) & mask] !== item) continue;
+      // Close the gap by moving the later items one slot towards the front.
+      for (let j = i; j < n - 1; j++) buf[(this.#head + j) & mask] = buf[(this.#head + j + 1) & mask];
+      buf[(this.#head + n - 1) & mask] = undefined;
+      this.#size = n - 1;
+      return true;
+    }
+    return false;
+  }
+
   /** The front item without removing it; undefined when empty. */
   peek(): T | undefined {
     return this.#size === 0 ? undefined : this.#buf[this.#head];

@@ -157,8 +157,10 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
   readonly #maxsize: number;
   /** `qsize() >= limit` is `full()`: maxsize, or Infinity when unbounded. */
   readonly #limit: number;
-  readonly #getters = new Set<Future<void>>();
-  readonly #putters = new Set<Future<void>>();
+  // Waiters in FIFO order. Deques rather than Sets: waking the first one is the hot path (no
+  // iterator per wake-up); removing a cancelled one from the middle is rare.
+  readonly #getters = new Deque<Future<void>>();
+  readonly #putters = new Deque<Future<void>>();
   #unfinished = 0;
   readonly #finished = new Event();
   #shutdown = false;
@@ -229,7 +231,7 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
   #putWait(item: T): Promise<void> {
     if (this.#shutdown) throw new QueueShutDown();
     const putter = this.#bind().createFuture<void>();
-    this.#putters.add(putter);
+    this.#putters.push(putter);
     return putter.then(
       () => this.#putWoken(item),
       (err: unknown) => this.#putterFailed(putter, err),
@@ -245,7 +247,7 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
 
   #putterFailed(putter: Future<void>, err: unknown): never {
     putter.cancel();
-    this.#putters.delete(putter);
+    this.#putters.remove(putter);
     // Woken by a get() (or shutdown) but leaving: let the next putter have the free slot.
     if (!this.full() && !putter.cancelled()) this.#wakeUpNext(this.#putters);
     throw err;
@@ -265,7 +267,7 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
     this.#items.push(item);
     this.#unfinished++;
     this.#finished.clear();
-    if (this.#getters.size > 0) this.#wakeUpNext(this.#getters);
+    if (this.#getters.length > 0) this.#wakeUpNext(this.#getters);
   }
 
   /**
@@ -287,7 +289,7 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
   #getWait(): Promise<T> {
     if (this.#shutdown) throw new QueueShutDown();
     const getter = this.#bind().createFuture<void>();
-    this.#getters.add(getter);
+    this.#getters.push(getter);
     return getter.then(
       () => this.#getWoken(),
       (err: unknown) => this.#getterFailed(getter, err),
@@ -302,7 +304,7 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
 
   #getterFailed(getter: Future<void>, err: unknown): never {
     getter.cancel();
-    this.#getters.delete(getter);
+    this.#getters.remove(getter);
     // Woken by a put() but leaving: let the next getter have the item.
     if (this.#items.length > 0 && !getter.cancelled()) this.#wakeUpNext(this.#getters);
     throw err;
@@ -322,14 +324,13 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
 
   #takeItem(): T {
     const item = this.#items.take();
-    if (this.#putters.size > 0) this.#wakeUpNext(this.#putters);
+    if (this.#putters.length > 0) this.#wakeUpNext(this.#putters);
     return item;
   }
 
-  /** Wakes the first waiter that is not done, dropping done ones on the way. */
-  #wakeUpNext(waiters: Set<Future<void>>): void {
-    for (const fut of waiters) {
-      waiters.delete(fut);
+  /** Wakes the first waiter that is not done, dropping done ones on the way (asyncio's `_wakeup_next`). */
+  #wakeUpNext(waiters: Deque<Future<void>>): void {
+    for (let fut = waiters.shift(); fut !== undefined; fut = waiters.shift()) {
       if (!fut.done()) {
         fut.setResult(undefined);
         return;
@@ -375,10 +376,12 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
       if (this.#unfinished === 0) this.#finished.set();
     }
     // Every waiter re-checks the queue when its task runs, and throws QueueShutDown if it must.
-    for (const getter of this.#getters) if (!getter.done()) getter.setResult(undefined);
-    this.#getters.clear();
-    for (const putter of this.#putters) if (!putter.done()) putter.setResult(undefined);
-    this.#putters.clear();
+    for (let getter = this.#getters.shift(); getter !== undefined; getter = this.#getters.shift()) {
+      if (!getter.done()) getter.setResult(undefined);
+    }
+    for (let putter = this.#putters.shift(); putter !== undefined; putter = this.#putters.shift()) {
+      if (!putter.done()) putter.setResult(undefined);
+    }
   }
 
   /** Gets items until the queue is shut down and empty (`QueueShutDown` ends the loop). */
@@ -391,8 +394,8 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
     if (this.#items.length > 0) {
       s += ` _queue=${inspect(this.#items.toArray(), { depth: 1, breakLength: Infinity, maxArrayLength: 20 })}`;
     }
-    if (this.#getters.size > 0) s += ` _getters[${this.#getters.size}]`;
-    if (this.#putters.size > 0) s += ` _putters[${this.#putters.size}]`;
+    if (this.#getters.length > 0) s += ` _getters[${this.#getters.length}]`;
+    if (this.#putters.length > 0) s += ` _putters[${this.#putters.length}]`;
     if (this.#unfinished > 0) s += ` tasks=${this.#unfinished}`;
     if (this.#shutdown) s += " shutdown";
     return `<${this.constructor.name} ${s}>`;
