@@ -73,6 +73,13 @@ export { Context, ContextMarker, ContextVar, Token, copyContext, withContext } f
 export type { ContextVarOptions } from "./context.js";
 
 // ---- Synchronisation and queues (same loop) ----
+export { Lock } from "./lock.js";
+export { Event } from "./event.js";
+export { Condition } from "./condition.js";
+export { BoundedSemaphore, Semaphore } from "./semaphore.js";
+export { Barrier } from "./barrier.js";
+export { LifoQueue, PriorityQueue, Queue } from "./queue.js";
+export type { PriorityQueueOptions, QueueOptions } from "./queue.js";
 
 // ---- Other threads ----
 export { LoopHandle, ContextCarrier, carryContext, runCoroutineThreadsafe, installThreadMethods } from "./loop-handle.js";
