@@ -6,7 +6,7 @@
 export function formatNumber(value: number | null | undefined): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "—";
   const abs = Math.abs(value);
-  if (abs >= 10_000_000) return `${trim(value / 1e6, 3)} M`;
+  if (abs >= 1_000_000) return `${trim(value / 1e6, 3)} M`;
   if (abs >= 100_000) return `${trim(value / 1e3, 3)} k`;
   if (abs >= 1000) return Math.round(value).toLocaleString("en-US");
   if (abs === 0) return "0";
