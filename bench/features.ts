@@ -16,7 +16,7 @@ export function feature<T>(name: string): T | null {
 
 /** The note a scenario adds for each API it could not measure. */
 export function notAvailable(name: string, what: string): string {
-  return `multiloop.${name} is not available in this build: ${what} not measured (its target shows as not measured).`;
+  return `multiloop.${name} is not available in this build: ${what} not measured.`;
 }
 
 // ---- Synchronisation and queues (API.md "Synchronisation and queues")
