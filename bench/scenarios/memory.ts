@@ -77,7 +77,7 @@ async function pendingAsyncFunctions(n: number): Promise<number> {
 }
 
 async function runTasks(ctx: BenchContext): Promise<ScenarioResult> {
-  const n = pick(ctx, { full: 100_000, quick: 100_000, tiny: 500 });
+  const n = pick(ctx, { full: 100_000, quick: 20_000, tiny: 500 });
   const samples = await rounds(memoryRounds(ctx), [
     async () => ({ "multiloop pending Task": await pendingTasks(n) }),
     async () => ({ "pending async function call": await pendingAsyncFunctions(n) }),
@@ -120,7 +120,7 @@ async function pendingTimeouts(n: number, distinct: boolean): Promise<number> {
 }
 
 async function runTimers(ctx: BenchContext): Promise<ScenarioResult> {
-  const n = pick(ctx, { full: 100_000, quick: 100_000, tiny: 500 });
+  const n = pick(ctx, { full: 100_000, quick: 20_000, tiny: 500 });
   const samples = await rounds(memoryRounds(ctx), [
     async () => ({ "multiloop TimerHandle (callLater)": await pendingTimerHandles(n) }),
     async () => ({ "Node Timeout (setTimeout), distinct durations": await pendingTimeouts(n, true) }),
