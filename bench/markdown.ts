@@ -96,6 +96,7 @@ function targetsSection(report: Report): string {
 function peersSection(report: Report): string | null {
   if (report.peers.length === 0) return null;
   const rows = report.peers.map((p) => [
+    p.peerOf.slice(0, p.peerOf.indexOf(":")),
     p.peerOf.slice(p.peerOf.indexOf(":") + 1),
     p.unit,
     formatNumber(p.multiloopMedian),
@@ -105,7 +106,7 @@ function peersSection(report: Report): string | null {
   return [
     "## multiloop and CPython asyncio",
     "Speed-up > 1× means multiloop is faster. Both measured in this run, on this machine.",
-    table(["figure", "unit", "multiloop", "CPython asyncio", "multiloop speed-up"], ["l", "l", "r", "r", "r"], rows),
+    table(["scenario", "figure", "unit", "multiloop", "CPython asyncio", "multiloop speed-up"], ["l", "l", "l", "r", "r", "r"], rows),
   ].join("\n\n");
 }
 

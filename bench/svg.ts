@@ -5,7 +5,7 @@
  * speed-up over CPython asyncio. Bars start at 1× so a reader sees at once which side of parity a
  * figure is on.
  */
-import { formatRatio } from "./format.js";
+import { formatNumber, formatRatio } from "./format.js";
 import { machineLine } from "./machine.js";
 import type { Report, Verdict } from "./report.js";
 
@@ -110,16 +110,16 @@ function panels(report: Report): Panel[] {
     .map((t) => {
       const limit = t.max ?? t.min ?? NaN;
       const value = t.value === null ? null : t.value / limit;
-      const bound = t.max !== undefined ? `≤ ${t.max}` : `≥ ${t.min ?? ""}`;
+      const bound = t.max !== undefined ? `≤ ${formatNumber(t.max)}` : `≥ ${formatNumber(t.min)}`;
       return {
-        label: `${t.subject} (${bound} ${t.unit ?? ""})`,
+        label: `${t.subject} (${bound}${t.unit === null ? "" : ` ${t.unit}`})`,
         value,
         lines: [{ at: 1, text: `${t.source}` }],
         verdict: t.verdict,
       };
     });
   const peerRows: Row[] = report.peers.map((p) => ({
-    label: p.peerOf.slice(p.peerOf.indexOf(":") + 1),
+    label: `${p.peerOf.slice(0, p.peerOf.indexOf(":"))} · ${p.peerOf.slice(p.peerOf.indexOf(":") + 1)}`,
     value: p.multiloopSpeedup,
     lines: [],
     verdict: null,
