@@ -153,7 +153,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
     const durationMs = performance.now() - s0;
     const figures = outcome.result?.measurements.length ?? 0;
     const status = outcome.error === undefined ? "" : ` — ERROR: ${outcome.error.split("\n")[0] ?? ""}`;
-    options.log(`${tag}: ${figures} figures in ${seconds(durationMs)}${status}`);
+    options.log(`${tag}: ${figures} figure${figures === 1 ? "" : "s"} in ${seconds(durationMs)}${status}`);
     outcomes.push({
       id: entry.id,
       group: entry.group,
