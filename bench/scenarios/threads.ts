@@ -26,15 +26,15 @@ const ISSUE_4 = "issue 4 §5";
 /** Items per message in the batched raw postMessage baseline. */
 const BATCH = 1000;
 
-/** Cross-thread rounds are cheap to repeat and noisy on a shared machine: a few more of them. */
+/** Cross-thread figures are noisy on a shared machine: the full run takes a few more rounds. */
 function threadRounds(ctx: BenchContext): Rounds {
-  return pick(ctx, { full: { warmup: 2, reps: 9 }, quick: { warmup: 1, reps: 4 }, tiny: { warmup: 0, reps: 1 } });
+  return pick(ctx, { full: { warmup: 2, reps: 9 }, quick: { warmup: 1, reps: 3 }, tiny: { warmup: 0, reps: 1 } });
 }
 
 // ------------------------------------------------------------------ round trip
 
 async function runRoundTrip(ctx: BenchContext): Promise<ScenarioResult> {
-  const count = pick(ctx, { full: 10_000, quick: 2_000, tiny: 20 });
+  const count = pick(ctx, { full: 10_000, quick: 1_000, tiny: 20 });
   return withCleanup(async (cleanup) => {
     const port = await startPortEcho(cleanup);
     const atomics = await startAtomicsEcho(cleanup);
