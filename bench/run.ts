@@ -9,6 +9,7 @@
  *   --out <dir>       write the results there instead of bench/results
  */
 import { resolve } from "node:path";
+import { formatNumber, formatRatio } from "./format.js";
 import type { Mode } from "./report.js";
 import { DEFAULT_OUT_DIR, runBench } from "./runner.js";
 
@@ -84,7 +85,9 @@ async function main(): Promise<number> {
   );
   if (options.check && (s.failed > 0 || s.errors > 0)) {
     for (const t of report.targets.filter((x) => x.verdict === "fail")) {
-      process.stderr.write(`MISSED ${t.scenario}: ${t.subject} = ${t.value} (${t.source})\n`);
+      const value = t.kind === "ratio" ? formatRatio(t.value) : `${formatNumber(t.value)} ${t.unit ?? ""}`;
+      const bound = t.max !== undefined ? `≤ ${formatNumber(t.max)}` : `≥ ${formatNumber(t.min)}`;
+      process.stderr.write(`MISSED ${t.scenario}: ${t.subject} = ${value.trim()}, target ${bound} (${t.source})\n`);
     }
     return 1;
   }
