@@ -23,6 +23,11 @@ export interface Measurement {
   readonly lowerIsBetter: boolean;
   /** One value per repetition, after warm-up. */
   readonly samples: readonly number[];
+  /**
+   * Set on a peer's figure (CPython asyncio): the multiloop figure it corresponds to, written
+   * "<scenario id>:<label>". The tables show the peer in a column next to that figure.
+   */
+  readonly peerOf?: string;
 }
 
 export interface Target {

@@ -1,0 +1,50 @@
+/**
+ * The module a multiloop loop thread runs in the cross-thread scenarios (given to
+ * `spawnLoopThread({ module })`, which exposes its exported functions by name on the thread's loop).
+ */
+import { getRunningLoop, type Future } from "multiloop";
+import { feature, type ThreadQueueClass, type ThreadQueueLike } from "../features.js";
+
+/** Round trips and calls in flight. */
+export function echo(value: number): number {
+  return value;
+}
+
+let ticks = 0;
+let wanted = Infinity;
+let reached: Future<number> | null = null;
+
+/** One-way calls (`callSoonThreadsafe`): each counts. */
+export function tick(): void {
+  if (++ticks >= wanted && reached !== null) {
+    reached.setResult(ticks);
+    reached = null;
+    wanted = Infinity;
+  }
+}
+
+/**
+ * Resolves once `total` ticks have run since the thread started. The count is cumulative, so the
+ * answer is right whether this call is handled before or after the ticks sent ahead of it (a
+ * loop may schedule a task's first step after callbacks that arrived in the same batch).
+ */
+export function waitForTicks(total: number): Future<number> {
+  const future = getRunningLoop().createFuture<number>();
+  if (ticks >= total) {
+    future.setResult(ticks);
+  } else {
+    wanted = total;
+    reached = future;
+  }
+  return future;
+}
+
+/** Takes `n` items from a ThreadQueue another thread fills; returns their sum. */
+export async function drainQueue(queue: unknown, n: number): Promise<number> {
+  const ThreadQueue = feature<ThreadQueueClass & { from(data: unknown): ThreadQueueLike<number> }>("ThreadQueue");
+  if (ThreadQueue === null) throw new Error("multiloop.ThreadQueue is not available in this build");
+  const q = ThreadQueue.from(queue);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += await q.get();
+  return sum;
+}
