@@ -381,7 +381,7 @@ export class EventLoop {
     ...args: A | [...A, ContextMarker]
   ): TimerHandle {
     checkTime("delayMs", delayMs);
-    return this.#schedule("callLater", this.time() + delayMs, cb as (...a: unknown[]) => unknown, args as unknown[]);
+    return this.#schedule("callLater", this.time() + delayMs, delayMs, cb as (...a: unknown[]) => unknown, args as unknown[]);
   }
 
   /** Runs `cb(...args)` at `whenMs` on the `time()` clock; ties run in scheduling order. */
@@ -391,7 +391,7 @@ export class EventLoop {
     ...args: A | [...A, ContextMarker]
   ): TimerHandle {
     checkTime("whenMs", whenMs);
-    return this.#schedule("callAt", whenMs, cb as (...a: unknown[]) => unknown, args as unknown[]);
+    return this.#schedule("callAt", whenMs, null, cb as (...a: unknown[]) => unknown, args as unknown[]);
   }
 
   /**
@@ -407,7 +407,13 @@ export class EventLoop {
     return performance.now();
   }
 
-  #schedule(method: string, when: number, cb: (...a: unknown[]) => unknown, args: unknown[]): TimerHandle {
+  #schedule(
+    method: string,
+    when: number,
+    delay: number | null,
+    cb: (...a: unknown[]) => unknown,
+    args: unknown[],
+  ): TimerHandle {
     this.#checkClosed();
     if (typeof cb !== "function") throw typeError("callback", "a function", cb);
     if (this.#debug) this.#checkCallback(method, cb);
@@ -423,7 +429,7 @@ export class EventLoop {
     }
     const timer = new TimerHandle(when, cb, args, ctx, data, this.#timerOwner);
     if (this.#debug) timer.sourceTraceback = new Error("Handle created at").stack;
-    this.#timers.push(timer);
+    this.#timers.push(timer, delay);
     if (this.#parked && !(when >= this.#nodeTimerWhen)) this.#wake();
     return timer;
   }

@@ -97,6 +97,38 @@ describe("callbacks, time and handles", () => {
     expect(log).toEqual(["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11"]);
   });
 
+  it("timers fire in (when, scheduling) order across callLater lists, callAt and cancellations", async () => {
+    const loop = newEventLoop();
+    const fired: number[] = [];
+    const scheduled: Array<{ index: number; when: number; cancelled: boolean }> = [];
+    // A fixed pseudo-random mix: repeated delays (shared lists), absolute times, cancellations,
+    // enough cancelled timers to trigger a rebuild.
+    let seed = 12345;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const base = loop.time();
+    for (let index = 0; index < 600; index++) {
+      const kind = rand(3);
+      const h =
+        kind === 0
+          ? loop.callAt(base + rand(8) + rand(1000) / 1000, () => fired.push(index))
+          : loop.callLater(rand(4), () => fired.push(index));
+      const cancelled = rand(5) < 3;
+      if (cancelled) h.cancel();
+      scheduled.push({ index, when: h.when(), cancelled });
+    }
+    loop.callLater(20, () => loop.stop());
+    await loop.runForever();
+    loop.close();
+    const expected = scheduled
+      .filter((t) => !t.cancelled)
+      .sort((a, b) => a.when - b.when || a.index - b.index)
+      .map((t) => t.index);
+    expect(fired).toEqual(expected);
+  });
+
   it("delays above 2^31-1 ms wait (Node's own timers would fire at once) and keep their when()", async () => {
     const loop = newEventLoop();
     let fired = false;
