@@ -144,7 +144,15 @@ class Wakeup implements Runnable {
       if (task[kFutWaiter] === this.#fut) task[kFutWaiter] = null;
       if (task[kMustCancel]) {
         task[kMustCancel] = false;
-        this.reject(task.makeCancelledError());
+        // Like asyncio's __step: a CancelledError coming from the awaited future is thrown in as
+        // is (so the first cancel's message wins); anything else is replaced by the task's own.
+        const fut = this.#fut;
+        if (fut.cancelled()) {
+          this.reject(fut[kMakeCancelled]());
+          return;
+        }
+        const exc = fut[kMarkRetrieved]();
+        this.reject(exc !== undefined && exc.error instanceof CancelledError ? exc.error : task.makeCancelledError());
         return;
       }
     }
