@@ -278,6 +278,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** Cancels the future; returns false if it was already done. */
   cancel(msg?: string): boolean {
+    if (msg !== undefined && typeof msg !== "string") throw typeError("msg", "a string or undefined", msg);
     return this[kCancelInternal](msg);
   }
 
@@ -303,6 +304,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** Removes every registration of `cb`; returns how many were removed. */
   removeDoneCallback(cb: (future: this) => unknown): number {
+    checkFunction("cb", cb);
     const cbs = this.#callbacks;
     if (cbs === null) return 0;
     const kept = cbs.filter((c) => !(c instanceof DoneCallback && c.fn === (cb as unknown)));

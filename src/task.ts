@@ -137,15 +137,17 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
    * increments `cancelling()`; the first message wins.
    */
   override cancel(msg?: string): boolean {
+    if (msg !== undefined && typeof msg !== "string") throw typeError("msg", "a string or undefined", msg);
     if (this.done()) return false;
     this.#numCancelsRequested++;
+    // Kept in both paths below: a signal first read after this cancel needs the message too.
+    this.#cancelMessage = msg;
     const abort = this.#abort;
     if (abort !== null && !abort.signal.aborted) abort.abort(new CancelledError(msg ?? ""));
     const waiter = this[kFutWaiter];
     // Leave the waiter in place: it may be a task that swallows the cancel, to be cancelled again.
     if (waiter !== null && waiter.cancel(msg)) return true;
     this[kMustCancel] = true;
-    this.#cancelMessage = msg;
     return true;
   }
 
