@@ -4,7 +4,7 @@
  * plain Promises, a cancel pending at return).
  */
 import { describe, expect, it } from "vitest";
-import { CancelledError, Task, createTask, currentTask, getRunningLoop, run, sleep } from "multiloop";
+import { CancelledError, type Task, createTask, currentTask, getRunningLoop, run, sleep } from "multiloop";
 import { caught } from "./helpers.js";
 
 describe("cancellation (semantics items 86-95)", () => {
