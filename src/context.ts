@@ -69,7 +69,7 @@ export class Context implements Iterable<[ContextVar<unknown>, unknown]> {
 
   get<T>(v: ContextVar<T>): T | undefined {
     if (!(v instanceof ContextVar)) throw typeError("v", "a ContextVar", v);
-    const value = this.#data.get(v as ContextVar<unknown>);
+    const value = this.#data.get(v);
     return value as T | undefined;
   }
 
