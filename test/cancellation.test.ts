@@ -457,3 +457,142 @@ describe("cancellation: JS adaptations (issue 2 section 4)", () => {
     });
   });
 });
+
+describe("cancellation: callbacks and Promise combinators on loop futures inside a task", () => {
+  it("fut.catch(cb) / fut.then(cb) inside a task is not an await: a later cancel still reaches the task, not that future", { timeout: 10_000 }, async () => {
+    await run(async () => {
+      const loop = getRunningLoop();
+      let resolvePlain: () => void = () => {};
+      const plain = new Promise<void>((resolve) => {
+        resolvePlain = resolve;
+      });
+      const child = createTask(async () => sleep(1_000_000));
+      const watched = loop.createFuture<number>();
+      const order: string[] = [];
+      const parent = createTask(async () => {
+        child.catch(() => {}); // keep the child's error from being reported; not an await
+        void watched.then((v) => order.push(`watched: ${v}`));
+        await plain;
+        order.push("after the plain promise");
+        await sleep(0);
+        order.push("not reached");
+      });
+      await sleep(0);
+      parent.cancel("parent only");
+      expect(child.cancelling()).toBe(0);
+      expect(watched.cancelled()).toBe(false);
+      watched.setResult(1);
+      resolvePlain();
+      const err = await caught(parent);
+      expect(err).toBeInstanceOf(CancelledError);
+      expect((err as Error).message).toBe("parent only");
+      expect([...order].sort()).toEqual(["after the plain promise", "watched: 1"]);
+      expect(child.done()).toBe(false);
+      child.cancel();
+    });
+  });
+
+  it("await Promise.race([...futures]) inside a task: after it settles, a cancel goes to the task, not to the losing future", { timeout: 10_000 }, async () => {
+    await run(async () => {
+      let resolvePlain: () => void = () => {};
+      const plain = new Promise<void>((resolve) => {
+        resolvePlain = resolve;
+      });
+      const winner = createTask(async () => {
+        await sleep(0);
+        return "winner";
+      });
+      const loser = createTask(async () => {
+        await sleep(1_000_000);
+        return "loser";
+      });
+      const steps: string[] = [];
+      const parent = createTask(async () => {
+        steps.push(await Promise.race([winner, loser]));
+        await plain;
+        await sleep(0);
+        steps.push("not reached");
+      });
+      await winner;
+      await sleep(0);
+      expect(steps).toEqual(["winner"]);
+      parent.cancel("for the parent");
+      expect(loser.cancelling()).toBe(0);
+      resolvePlain();
+      const err = await caught(parent);
+      expect((err as Error).message).toBe("for the parent");
+      expect(loser.done()).toBe(false);
+      loser.cancel();
+    });
+  });
+
+  it("a settled Promise.race leaves a stale registration whose wake-up does not eat a pending cancel", { timeout: 10_000 }, async () => {
+    await run(async () => {
+      const loop = getRunningLoop();
+      const f1 = loop.createFuture<string>();
+      const f2 = loop.createFuture<string>();
+      let resolvePlain: () => void = () => {};
+      const plain = new Promise<void>((resolve) => {
+        resolvePlain = resolve;
+      });
+      const steps: string[] = [];
+      const parent = createTask(async () => {
+        steps.push(await Promise.race([f1, f2]));
+        await plain;
+        steps.push("after plain");
+        try {
+          await sleep(0);
+          steps.push("sleep finished: the cancel was lost");
+        } catch (err) {
+          steps.push(`cancelled: ${(err as Error).message}`);
+          throw err;
+        }
+      });
+      await sleep(0);
+      f1.setResult("first");
+      await sleep(0);
+      await sleep(0);
+      expect(steps).toEqual(["first"]);
+      parent.cancel("pending");
+      f2.setResult("second"); // the race's other registration wakes up now
+      await sleep(0);
+      await sleep(0);
+      resolvePlain();
+      await caught(parent);
+      expect(steps).toEqual(["first", "after plain", "cancelled: pending"]);
+      expect(f2.cancelled()).toBe(false);
+    });
+  });
+});
+
+describe("cancellation: awaiting what fut.then(cb) / fut.catch(cb) return", () => {
+  it("await fut.catch(h) works like awaiting a plain Promise: the value arrives, a cancel lands at the next loop await", { timeout: 10_000 }, async () => {
+    await run(async () => {
+      const failing = createTask(async () => {
+        await sleep(0);
+        throw new Error("boom");
+      });
+      expect(await failing.catch((e: unknown) => `handled ${(e as Error).message}`)).toBe("handled boom");
+      expect(await sleep(0, 2).then((v) => v * 21)).toBe(42);
+
+      const inner = createTask(async () => sleep(1_000_000));
+      const steps: string[] = [];
+      const parent = createTask(async () => {
+        const r = await inner.catch(() => "inner failed");
+        steps.push(`inner settled: ${r}`);
+        await sleep(0);
+        steps.push("not reached");
+      });
+      await sleep(0);
+      await sleep(0);
+      parent.cancel("parent");
+      // The parent does not await the inner task itself (it awaits a derived Promise), so the
+      // cancel does not reach the inner task; the parent gets it at its next loop-future await.
+      expect(inner.cancelling()).toBe(0);
+      inner.cancel("inner");
+      const err = await caught(parent);
+      expect((err as Error).message).toBe("parent");
+      expect(steps).toEqual(["inner settled: inner failed"]);
+    });
+  });
+});
