@@ -16,7 +16,7 @@
 import { CancelledError, LoopClosedError, RuntimeError } from "./errors.js";
 import { Context, currentData } from "./context.js";
 import { EMPTY_DATA, als, type Frame } from "./frame.js";
-import { Future, type FutureOptions } from "./future.js";
+import { Future, kResumes, type FutureOptions } from "./future.js";
 import { pyStr } from "./format.js";
 import { kRun, type Runnable } from "./handle.js";
 import {
@@ -84,6 +84,8 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   readonly [kFrame]: Frame;
   [kFutWaiter]: Future<unknown> | null = null;
   [kMustCancel] = false;
+  /** How many times the task was woken up (see Wakeup in future.ts). */
+  [kResumes] = 0;
   [kLogDestroyPending] = true;
   [kPrevTask]: Task<unknown> | null = null;
   [kNextTask]: Task<unknown> | null = null;
