@@ -387,7 +387,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
         }
       }
       (this.#callbacks ??= []).push(wakeup);
-      if (awaiting !== null) this.#awaitedBy(awaiting as unknown as AwaitingTask, awaiting);
+      if (awaiting !== null) this.#awaitedBy(awaiting, awaiting);
       if (this.#yieldOnce && this.#state === PENDING) this[kSetResult](this.#result as T);
     });
   }
