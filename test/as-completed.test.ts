@@ -43,7 +43,9 @@ describe("asCompleted (semantics item 118)", () => {
       const fut = loop.createFuture<number>();
       const seen: Array<Future<number>> = [];
       const consumer = createTask(async () => {
-        for await (const f of asCompleted<number>([a, fut])) seen.push(f);
+        // TypeScript types a for-await element as the *awaited* yield type (number here), but an
+        // async iterator's values are not awaited: at run time they are the futures themselves.
+        for await (const f of asCompleted<number>([a, fut]) as AsyncIterable<unknown>) seen.push(f as Future<number>);
       });
       await sleep(0);
       fut.setResult(2);
@@ -55,7 +57,9 @@ describe("asCompleted (semantics item 118)", () => {
       expect(seen).toHaveLength(2);
       // A promise input is wrapped in a task (there is no original future to give back).
       const wrapped: unknown[] = [];
-      for await (const f of asCompleted([Promise.resolve("p")])) wrapped.push(f.result());
+      for await (const f of asCompleted([Promise.resolve("p")]) as AsyncIterable<unknown>) {
+        wrapped.push((f as Future<string>).result());
+      }
       expect(wrapped).toEqual(["p"]);
     });
   });
@@ -76,7 +80,7 @@ describe("asCompleted (semantics item 118)", () => {
 
       const [never] = gated("never");
       const asyncErr = await caught(async () => {
-        for await (const f of asCompleted([never], { timeout: 1 })) got.push(String(f));
+        for await (const f of asCompleted([never], { timeout: 1 }) as AsyncIterable<unknown>) got.push(String(f));
       });
       expect(asyncErr).toBeInstanceOf(TimeoutError);
       never.cancel();
