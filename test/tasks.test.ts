@@ -10,6 +10,7 @@ import {
   RuntimeError,
   Task,
   allTasks,
+  asCompleted,
   createTask,
   currentTask,
   ensureFuture,
@@ -17,7 +18,9 @@ import {
   getRunningLoop,
   newEventLoop,
   run,
+  shield,
   sleep,
+  wait,
 } from "multiloop";
 import { captureExceptions, caught, onNewLoop, thrown } from "./helpers.js";
 
@@ -364,6 +367,24 @@ describe("tasks (semantics section 6)", () => {
     });
     // Outside a loop, sleep has no loop to run on.
     expect(() => sleep(0)).toThrow("no running event loop");
+  });
+
+  it("119: a sleep(0) future handed to gather, wait, shield or asCompleted (not awaited directly) completes too", { timeout: 10_000 }, async () => {
+    await run(async () => {
+      expect(await gather(sleep(0, "g"), sleep(1, "h"))).toEqual(["g", "h"]);
+      const s = sleep(0, "w");
+      const [done] = await wait([s]);
+      expect(done.has(s)).toBe(true);
+      expect(await shield(sleep(0, "s"))).toBe("s");
+      const got: string[] = [];
+      for await (const f of asCompleted([sleep(0, "a")]) as AsyncIterable<unknown>) got.push((f as Future<string>).result());
+      expect(got).toEqual(["a"]);
+      const cbs: string[] = [];
+      sleep(0, "cb").addDoneCallback((f) => cbs.push(f.result()));
+      await sleep(0);
+      await sleep(0);
+      expect(cbs).toEqual(["cb"]);
+    });
   });
 
   it("102/eager (not implemented): createTask never runs the body synchronously, even on a running loop", async () => {
