@@ -319,8 +319,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
       ctx,
       ctx === null ? currentData() : contextData(ctx),
     );
-    if (this.#state !== PENDING) this.#loop[kSchedule](entry);
-    else (this.#callbacks ??= []).push(entry);
+    if (this.#state !== PENDING) {
+      this.#loop[kSchedule](entry);
+      return;
+    }
+    (this.#callbacks ??= []).push(entry);
+    // A sleep(0) handed to gather/wait/shield/asCompleted: watching it starts its one-iteration yield.
+    if (this.#yieldOnce) this[kSetResult](this.#result as T);
   }
 
   /** Removes every registration of `cb`; returns how many were removed. */
@@ -476,7 +481,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return { error: this.#exception };
   }
 
-  /** Makes `then()` complete the future at once, so an await of it yields exactly one iteration. */
+  /**
+   * Makes the first `then()` or `addDoneCallback()` complete the future at once, so an await of it
+   * yields exactly one iteration (asyncio's bare `yield` in `sleep(0)`), without a timer.
+   */
   [kYieldOnce](result: T): void {
     this.#yieldOnce = true;
     this.#result = result;
