@@ -278,3 +278,17 @@ describe("gather (semantics items 103-110)", () => {
     });
   });
 });
+
+describe("gather: a child failing with null (throw null, Promise.reject(null))", () => {
+  it("fails the gather with null, or puts null in the list with returnExceptions", { timeout: 10_000 }, async () => {
+    await run(async () => {
+      const throwsNull = (): Task<never> =>
+        createTask(async () => {
+          await sleep(0);
+          throw null; // eslint-disable-line @typescript-eslint/only-throw-error
+        });
+      expect(await caught(gather(throwsNull(), sleep(1, "x")))).toBeNull();
+      expect(await gather([throwsNull(), sleep(0, "x")], { returnExceptions: true })).toEqual([null, "x"]);
+    });
+  });
+});

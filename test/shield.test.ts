@@ -111,3 +111,15 @@ describe("shield (semantics item 117)", () => {
     });
   });
 });
+
+describe("shield: an inner failing with null", () => {
+  it("passes null on as the error", { timeout: 10_000 }, async () => {
+    await run(async () => {
+      const inner = createTask(async () => {
+        await sleep(0);
+        throw null; // eslint-disable-line @typescript-eslint/only-throw-error
+      });
+      expect(await caught(shield(inner))).toBeNull();
+    });
+  });
+});

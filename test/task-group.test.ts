@@ -359,3 +359,30 @@ describe("taskGroup (semantics items 126-132)", () => {
     });
   });
 });
+
+describe("taskGroup: a child failing with null", () => {
+  it("is a failure of the group like any other error", { timeout: 10_000 }, async () => {
+    await run(async () => {
+      let siblingCancelled = false;
+      const err = await caught(
+        taskGroup(async (tg) => {
+          tg.createTask(async () => {
+            try {
+              await sleep(1_000_000);
+            } catch (e) {
+              siblingCancelled = true;
+              throw e;
+            }
+          });
+          tg.createTask(async () => {
+            await sleep(0);
+            throw null; // eslint-disable-line @typescript-eslint/only-throw-error
+          });
+          await sleep(1_000_000);
+        }),
+      );
+      expect(err).toBeNull();
+      expect(siblingCancelled).toBe(true);
+    });
+  });
+});

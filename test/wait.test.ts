@@ -285,3 +285,32 @@ describe("waitFor (semantics items 113-116)", () => {
     });
   });
 });
+
+describe("wait: a child failing with null", () => {
+  it("FIRST_EXCEPTION returns at a child that threw null", { timeout: 10_000 }, async () => {
+    await run(async () => {
+      const never = getRunningLoop().createFuture<void>();
+      const t = createTask(async () => {
+        await sleep(0);
+        throw null; // eslint-disable-line @typescript-eslint/only-throw-error
+      });
+      const [done, pending] = await wait([t, never], { returnWhen: FIRST_EXCEPTION });
+      expect(done).toEqual(new Set([t]));
+      expect(pending).toEqual(new Set([never]));
+      never.cancel();
+    });
+  });
+
+  it("cancelling the task that waits does not cancel the awaitables", async () => {
+    await run(async () => {
+      const [a] = gated("a");
+      const waiter = createTask(async () => wait([a]));
+      await sleep(0);
+      waiter.cancel();
+      expect(await caught(waiter)).toBeInstanceOf(CancelledError);
+      expect(a.cancelling()).toBe(0);
+      expect(a.done()).toBe(false);
+      a.cancel();
+    });
+  });
+});
