@@ -5,7 +5,7 @@ import { CancelledError } from "./errors.js";
 import type { EventLoop, Awaitable } from "./event-loop.js";
 import { Future } from "./future.js";
 import { getEventLoop } from "./policy.js";
-import { kGatherStamp, kLogDestroyPending, kMakeCancelled } from "./symbols.js";
+import { kGatherStamp, kLogDestroyPending, kMakeCancelled, kMarkRetrieved } from "./symbols.js";
 import { Task } from "./task.js";
 import { ensureFuture } from "./tasks.js";
 import { isThenable, typeError } from "./validate.js";
@@ -137,17 +137,18 @@ export function gather(...args: unknown[]): Future<unknown[]> {
         outer.setException(fut[kMakeCancelled]());
         return;
       }
-      const exc = fut.exception();
-      if (exc !== null) {
-        outer.setException(exc);
+      // Boxed: a child may fail with null (exception() would return null as for no error).
+      const exc = fut[kMarkRetrieved]();
+      if (exc !== undefined) {
+        outer.setException(exc.error);
         return;
       }
     }
     if (nfinished === nfuts) {
       const results = children.map((child) => {
         if (child.cancelled()) return new CancelledError(child[kMakeCancelled]().message);
-        const exc = child.exception();
-        return exc === null ? child.result() : exc;
+        const exc = child[kMarkRetrieved]();
+        return exc === undefined ? child.result() : exc.error;
       });
       if (outer.cancelRequested) outer.setException(fut[kMakeCancelled]());
       else outer.setResult(results);

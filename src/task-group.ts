@@ -12,6 +12,7 @@ import type { EventLoop } from "./event-loop.js";
 import type { Future } from "./future.js";
 import { getRunningLoop } from "./policy.js";
 import type { Coroutine, Task, TaskOptions } from "./task.js";
+import { kMarkRetrieved } from "./symbols.js";
 import { currentTask } from "./tasks.js";
 import { checkFunction } from "./validate.js";
 
@@ -137,8 +138,10 @@ export class TaskGroup {
     const onCompleted = this.#onCompleted;
     if (onCompleted !== null && this.#tasks.size === 0 && !onCompleted.done()) onCompleted.setResult(true);
     if (task.cancelled()) return;
-    const exc = task.exception();
-    if (exc === null) return;
+    // Boxed: a child may fail with null (exception() would return null as for no error).
+    const box = task[kMarkRetrieved]();
+    if (box === undefined) return;
+    const exc = box.error;
     this.#errors.push(exc);
     const parent = this.#parentTask;
     if (parent === null || parent.done()) {

@@ -5,6 +5,7 @@ import { CancelledError, TimeoutError } from "./errors.js";
 import type { Awaitable } from "./event-loop.js";
 import { Future } from "./future.js";
 import { getRunningLoop } from "./policy.js";
+import { kMarkRetrieved } from "./symbols.js";
 import { ensureFuture } from "./tasks.js";
 import { timeout } from "./timeouts.js";
 import { checkOptionalTime, checkTime, isThenable, rangeError, typeError } from "./validate.js";
@@ -72,7 +73,8 @@ export async function wait<T>(
     if (
       counter <= 0 ||
       returnWhen === FIRST_COMPLETED ||
-      (returnWhen === FIRST_EXCEPTION && !f.cancelled() && f.exception() !== null)
+      // Boxed: a child may fail with null (exception() would return null as for no error).
+      (returnWhen === FIRST_EXCEPTION && !f.cancelled() && f[kMarkRetrieved]() !== undefined)
     ) {
       timer?.cancel();
       if (!waiter.done()) waiter.setResult(undefined);
