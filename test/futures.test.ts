@@ -1,6 +1,8 @@
 /**
  * Futures: asyncio-semantics.md section 5 (items 62-75), translated to the JS API.
  */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import {
   CancelledError,
@@ -209,6 +211,35 @@ describe("futures (semantics section 5)", () => {
     ]);
     expect(reports.find((c) => c.message.startsWith("Future"))?.exception).toBe(lost);
     expect(kept).toHaveLength(4);
+  });
+
+  it("70: without debug mode the report comes when the future is garbage-collected (a task failing before its first await too)", { timeout: 10_000 }, async () => {
+    // Forced full collections make this deterministic enough: the registry's callbacks run in a
+    // later macrotask, so each round collects, then yields to Node.
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const loop = newEventLoop();
+    const seen = captureExceptions(loop);
+    await loop.runUntilComplete(async () => {
+      ((): void => {
+        loop.createFuture().setException(new Error("future lost to gc"));
+        createTask(async () => {
+          throw new Error("task lost to gc");
+        });
+      })();
+      await sleep(0);
+      await sleep(0);
+      for (let round = 0; round < 20 && seen.length < 2; round++) {
+        gc();
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        await sleep(0);
+      }
+    });
+    loop.close();
+    expect(seen.map((c) => `${c.message}: ${(c.exception as Error).message}`).sort()).toEqual([
+      "Future exception was never retrieved: future lost to gc",
+      "Task exception was never retrieved: task lost to gc",
+    ]);
   });
 
   it("71: awaiting a done future does not yield to the loop; a future of another loop is refused", async () => {
