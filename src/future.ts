@@ -449,6 +449,17 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#state = FINISHED;
     this.#logTraceback = true;
     const loop = this.#loop;
+    // The registry holds the error strongly until the future is collected. An Error whose stack
+    // was never read still holds V8's raw frames, receivers included: for a task that threw
+    // before its first await that is the task itself, so the task was never collected (a leak)
+    // and the error never reported. Reading the stack once turns those frames into a string.
+    if (typeof exc === "object" && exc !== null) {
+      try {
+        void (exc as { stack?: unknown }).stack;
+      } catch {
+        // A throwing stack getter: nothing to release.
+      }
+    }
     neverRetrieved.register(
       this,
       { loop, kind: this.constructor.name, exception: exc, repr: this.toString() },
