@@ -255,7 +255,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
   constructor(options: FutureOptions = {}) {
     if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
     // Subclasses in this package pass their loop directly (no options object per task).
-    const loop = isLoop(options) ? options : (options.loop ?? lookupEventLoop());
+    let loop: EventLoop;
+    if (isLoop(options)) loop = options;
+    else if (options.loop === undefined) loop = lookupEventLoop();
+    else if (isLoop(options.loop)) loop = options.loop;
+    else throw typeError("options.loop", "an EventLoop", options.loop);
     this.#loop = loop;
     if (loop.getDebug()) this.sourceTraceback = new Error("Future created at").stack;
   }
@@ -555,8 +559,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 }
 
-function isLoop(value: object): value is EventLoop {
-  return typeof (value as { [kSchedule]?: unknown })[kSchedule] === "function";
+/** @internal whether `value` is an EventLoop (without importing the loop module: no cycle). */
+export function isLoop(value: unknown): value is EventLoop {
+  return (
+    typeof value === "object" && value !== null && typeof (value as { [kSchedule]?: unknown })[kSchedule] === "function"
+  );
 }
 
 export function errorRepr(err: unknown): string {

@@ -16,7 +16,7 @@
 import { CancelledError, LoopClosedError, RuntimeError } from "./errors.js";
 import { Context, currentData } from "./context.js";
 import { EMPTY_DATA, als, type Frame } from "./frame.js";
-import { Future, kResumes, type FutureOptions } from "./future.js";
+import { Future, isLoop, kResumes, type FutureOptions } from "./future.js";
 import { pyStr } from "./format.js";
 import { kRun, type Runnable } from "./handle.js";
 import {
@@ -99,6 +99,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     if (options.context !== undefined && !(options.context instanceof Context)) {
       throw typeError("options.context", "a Context", options.context);
     }
+    if (options.loop !== undefined && !isLoop(options.loop)) throw typeError("options.loop", "an EventLoop", options.loop);
     // Passing the loop itself (not `{ loop }`) saves an object per task; Future accepts both.
     super(options.loop === undefined ? {} : (options.loop as unknown as FutureOptions));
     const loop = this.getLoop();

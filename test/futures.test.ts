@@ -339,6 +339,8 @@ describe("futures (semantics section 5)", () => {
       const loop = getRunningLoop();
       expect(() => new Future(5 as never)).toThrow(TypeError);
       expect(() => new Future(5 as never)).toThrow(/`options`/u);
+      expect(() => new Future({ loop: 5 as never })).toThrow(/`options.loop`/u);
+      expect(() => new Future({ loop: {} as never })).toThrow(/`options.loop`/u);
       const fut = loop.createFuture();
       expect(() => fut.addDoneCallback(5 as never)).toThrow(/`cb`/u);
       expect(() => fut.addDoneCallback(() => {}, {} as never)).toThrow(/`context`/u);

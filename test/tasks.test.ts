@@ -405,6 +405,7 @@ describe("tasks (semantics section 6)", () => {
       expect(() => createTask(async () => 1, 5 as never)).toThrow(/`options`/u);
       expect(() => createTask(async () => 1, { context: {} as never })).toThrow(/`options.context`/u);
       expect(() => new Task(undefined as never)).toThrow(/`coro`/u);
+      expect(() => new Task(async () => 1, { loop: {} as never })).toThrow(/`options.loop`/u);
       expect(() => ensureFuture(async () => 1, 5 as never)).toThrow(/`options`/u);
       expect(() => ensureFuture(async () => 1, { loop: {} as never })).toThrow(/`options.loop`/u);
       expect(() => currentTask({} as never)).toThrow(/`loop`/u);
