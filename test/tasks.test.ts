@@ -509,4 +509,24 @@ describe("step ordering (issue 2 section 3)", () => {
       expect(order).toEqual(["inner start", "outer start", "inner end", "outer got r"]);
     });
   });
+
+  it("await Promise.all over loop futures: the task resumes in the slot of the last wake-up", async () => {
+    await run(async () => {
+      const loop = getRunningLoop();
+      const order: string[] = [];
+      const fa = loop.createFuture<string>();
+      const fb = loop.createFuture<string>();
+      const task = createTask(async () => {
+        const [a, b] = await Promise.all([fa, fb]);
+        order.push(`all: ${a}${b}`);
+      });
+      await sleep(0);
+      fa.setResult("a");
+      await sleep(0);
+      fb.setResult("b");
+      loop.callSoon(() => order.push("queued after the last wake-up"));
+      await task;
+      expect(order).toEqual(["all: ab", "queued after the last wake-up"]);
+    });
+  });
 });
