@@ -112,8 +112,8 @@ class DoneCallback implements Runnable {
  * If a task awaited the future, running this is that task's wake-up, and a cancel requested
  * meanwhile is delivered here instead of the value (asyncio's `__step` with `_must_cancel`). Only
  * the first registration of the task's current suspension counts as its wake-up: with
- * `Promise.race([a, b])` the other one, running later, is a stale continuation and must neither
- * open a step for the task nor take a cancel meant for whatever the task awaits by then.
+ * `Promise.race([a, b])` the other one, running later, is a stale continuation and must not take
+ * a cancel meant for whatever the task awaits by then, nor touch its waiter.
  */
 class Wakeup implements Runnable {
   readonly #fut: Future<unknown>;
@@ -157,9 +157,15 @@ class Wakeup implements Runnable {
   [kRun](): void {
     state.sync = this.#frame;
     const task = this.#task as unknown as AwaitingTask | null;
-    if (task !== null && !task.done() && task[kResumes] === this.#resumes) {
+    if (task === null || task.done()) {
+      this.deliver();
+      return;
+    }
+    // Any of the task's awaits may resume it (with Promise.all, the last one to settle does), so
+    // the step handshake waits for the task after each of them.
+    this.#fut.getLoop()[kStepBegin](this.#task as Task<unknown>);
+    if (task[kResumes] === this.#resumes) {
       task[kResumes]++;
-      this.#fut.getLoop()[kStepBegin](this.#task as Task<unknown>);
       // The waiter is this future, or another one the same suspension registered after it (a
       // Promise combinator): either way it is not what the task will be waiting for next.
       task[kFutWaiter] = null;
