@@ -234,6 +234,30 @@ describe("cancellation (semantics items 86-95)", () => {
       expect(await parent).toBe("inner value");
       expect(parent.cancelled()).toBe(false);
       expect(after).toEqual(["inner value", "parent carried on"]);
+
+      // test_cancel_inner_future: cancelling the awaited future (not the task) cancels the task.
+      const loop = getRunningLoop();
+      const f = loop.createFuture<void>();
+      const t = createTask(async () => {
+        await f;
+        return 12;
+      });
+      await sleep(0);
+      f.cancel();
+      expect(await caught(t)).toBeInstanceOf(CancelledError);
+      expect([f.cancelled(), t.cancelled()]).toEqual([true, true]);
+
+      // test_cancel_both_task_and_inner_future.
+      const f2 = loop.createFuture<void>();
+      const t2 = createTask(async () => {
+        await f2;
+        return 12;
+      });
+      await sleep(0);
+      f2.cancel();
+      t2.cancel();
+      expect(await caught(t2)).toBeInstanceOf(CancelledError);
+      expect([t2.done(), f2.cancelled(), t2.cancelled()]).toEqual([true, true, true]);
     });
   });
 
