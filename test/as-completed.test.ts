@@ -69,6 +69,9 @@ describe("asCompleted (semantics item 118)", () => {
       const [quick, gateQuick] = gated("quick");
       const [slow] = gated("slow");
       gateQuick.setResult();
+      // Done before asCompleted starts, so its completion is queued ahead of any timer, however
+      // late the loop runs.
+      await quick;
       const got: string[] = [];
       const err = await caught(async () => {
         for (const next of asCompleted([quick, slow], { timeout: 1 })) got.push(await next);
