@@ -387,7 +387,7 @@ describe("tasks (semantics section 6)", () => {
     });
   });
 
-  it("102/eager (not implemented): createTask never runs the body synchronously, even on a running loop", async () => {
+  it("77 (no eager tasks, item 102 is not implemented): createTask never runs the body synchronously, even on a running loop", async () => {
     await run(async () => {
       let started = false;
       const task = createTask(async () => {
