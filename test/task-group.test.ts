@@ -89,6 +89,25 @@ describe("taskGroup (semantics items 126-132)", () => {
       expect((agg as AggregateError).errors).toEqual([e1, e2]);
       expect((agg as Error).message).toBe("unhandled errors in a TaskGroup (2 sub-exceptions)");
       expect((currentTask() as Task).cancelling()).toBe(0);
+
+      // The block swallows the cancel the group sent it and returns: the child's error still wins.
+      const e3 = new CustomError("three");
+      const swallowed = await caught(
+        taskGroup(async (tg) => {
+          tg.createTask(async () => {
+            await sleep(0);
+            throw e3;
+          });
+          try {
+            await sleep(1_000_000);
+          } catch {
+            return "block swallowed the cancel";
+          }
+          return "slept";
+        }),
+      );
+      expect(swallowed).toBe(e3);
+      expect((currentTask() as Task).cancelling()).toBe(0);
     });
   });
 
