@@ -4,7 +4,17 @@
  * plain Promises, a cancel pending at return).
  */
 import { describe, expect, it } from "vitest";
-import { CancelledError, type Task, createTask, currentTask, getRunningLoop, run, sleep } from "multiloop";
+import {
+  CancelledError,
+  type Task,
+  createTask,
+  currentTask,
+  getRunningLoop,
+  run,
+  sleep,
+  taskGroup,
+  timeout,
+} from "multiloop";
 import { caught } from "./helpers.js";
 
 describe("cancellation (semantics items 86-95)", () => {
@@ -352,23 +362,72 @@ describe("cancellation: JS adaptations (issue 2 section 4)", () => {
     });
   });
 
-  it("the signal reaches Node APIs the loop cannot cancel (a timers/promises sleep)", async () => {
+  it("the signal reaches Node APIs the loop cannot cancel; the AbortError it causes ends the task cancelled", async () => {
+    const { setTimeout: nodeSleep } = await import("node:timers/promises");
+    await run(async () => {
+      const seen: unknown[] = [];
+      const task = createTask(async () => {
+        const signal = (currentTask() as Task).signal;
+        try {
+          await nodeSleep(1_000_000, undefined, { signal });
+        } catch (err) {
+          seen.push(err);
+          throw err;
+        }
+      });
+      await sleep(0);
+      task.cancel("stop");
+      const err = await caught(task);
+      // Node rejects with its own AbortError whose cause is the task's CancelledError (the
+      // signal's reason). Escaping the task, it is the cancellation: the task ends cancelled.
+      expect((seen[0] as Error).name).toBe("AbortError");
+      expect((seen[0] as Error).cause).toBe(task.signal.reason);
+      expect(task.cancelled()).toBe(true);
+      expect(err).toBeInstanceOf(CancelledError);
+      expect((err as Error).message).toBe("stop");
+
+      // An AbortError that no cancellation caused is an ordinary error.
+      const own = createTask(async () => {
+        await nodeSleep(1_000_000, undefined, { signal: AbortSignal.abort("user reason") });
+      });
+      const ownErr = await caught(own);
+      expect((ownErr as Error).name).toBe("AbortError");
+      expect(own.cancelled()).toBe(false);
+    });
+  }, 10_000);
+
+  it("after uncancel() brings cancelling() back to 0 (a timeout handled), task.signal is a fresh, usable signal", async () => {
     const { setTimeout: nodeSleep } = await import("node:timers/promises");
     await run(async () => {
       const task = createTask(async () => {
-        const signal = (currentTask() as Task).signal;
-        await nodeSleep(1_000_000, undefined, { signal });
+        const me = currentTask() as Task;
+        const first = me.signal;
+        const err = await caught(timeout(1, async () => nodeSleep(1_000_000, undefined, { signal: me.signal })));
+        // The in-flight operation was aborted; the task itself goes on, not cancelled.
+        const second = me.signal;
+        await nodeSleep(1, undefined, { signal: second });
+        return [(err as Error).constructor.name, first.aborted, second === first, second.aborted, me.cancelling()];
       });
-      await sleep(0);
-      task.cancel();
-      const err = await caught(task);
-      // Node rejects with its own AbortError, whose cause is the task's CancelledError. It escapes
-      // the coroutine like any other error, so the task fails with it (CPython: an exception other
-      // than CancelledError escaping a task with a cancel pending is stored as the task's error).
-      expect((err as Error).name).toBe("AbortError");
-      expect((err as Error).cause).toBeInstanceOf(CancelledError);
-      expect((err as Error).cause).toBe(task.signal.reason);
-      expect(task.cancelled()).toBe(false);
+      expect(await task).toEqual(["TimeoutError", true, false, false, 0]);
+    });
+  }, 10_000);
+
+  it("a taskGroup child cancelled through its signal counts as cancelled, not as a second failure", async () => {
+    const { setTimeout: nodeSleep } = await import("node:timers/promises");
+    await run(async () => {
+      const boom = new Error("boom");
+      let sibling: Task | null = null;
+      const err = await caught(
+        taskGroup(async (tg) => {
+          sibling = tg.createTask(async () => nodeSleep(1_000_000, undefined, { signal: (currentTask() as Task).signal }));
+          tg.createTask(async () => {
+            await sleep(0);
+            throw boom;
+          });
+        }),
+      );
+      expect(err).toBe(boom);
+      expect((sibling as unknown as Task).cancelled()).toBe(true);
     });
   }, 10_000);
 
