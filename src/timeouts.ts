@@ -11,7 +11,7 @@ import { CancelledError, RuntimeError, TimeoutError } from "./errors.js";
 import type { TimerHandle, Handle } from "./handle.js";
 import { getRunningLoop } from "./policy.js";
 import { currentTask } from "./tasks.js";
-import type { Task } from "./task.js";
+import { cancellationOf, type Task } from "./task.js";
 import { checkFunction, checkTime } from "./validate.js";
 
 type TimeoutState = "created" | "active" | "expiring" | "expired" | "finished";
@@ -76,7 +76,8 @@ export class Timeout {
       this.#state = "expired";
       if (task.uncancel() <= this.#cancelling && threw) {
         // No other cancel request is pending: the cancellation is ours to handle.
-        if (err instanceof CancelledError) return new TimeoutError("", { cause: err });
+        // Also the AbortError of a Node API stopped through task.signal (see cancellationOf).
+        if (cancellationOf(err) !== null) return new TimeoutError("", { cause: err });
         insertTimeoutError(err);
         if (err instanceof AggregateError) for (const sub of err.errors) insertTimeoutError(sub);
       }
