@@ -36,9 +36,18 @@ export function asCompleted<T>(
   if (typeof aws !== "object" || aws === null || typeof (aws as Iterable<unknown>)[Symbol.iterator] !== "function") {
     throw typeError("aws", "an iterable of futures, tasks or promises", aws);
   }
+  if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
   const ms = options.timeout ?? null;
   checkOptionalTime("options.timeout", ms);
-  return new AsCompletedIterator<T>(new Set(aws), ms);
+  const list = [...aws];
+  // Checked before any promise or function is wrapped in a task.
+  for (let i = 0; i < list.length; i++) {
+    const aw = list[i];
+    if (!(aw instanceof Future) && typeof aw !== "function" && !isThenable(aw)) {
+      throw typeError(`aws[${i}]`, "a Future, a Task, a promise or a function returning one", aw);
+    }
+  }
+  return new AsCompletedIterator<T>(new Set(list), ms);
 }
 
 class AsCompletedIterator<T> implements AsyncIterable<Future<T>>, Iterable<Promise<T>> {

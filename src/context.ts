@@ -68,11 +68,13 @@ export class Context implements Iterable<[ContextVar<unknown>, unknown]> {
   }
 
   get<T>(v: ContextVar<T>): T | undefined {
+    if (!(v instanceof ContextVar)) throw typeError("v", "a ContextVar", v);
     const value = this.#data.get(v);
     return value as T | undefined;
   }
 
   has(v: ContextVar<unknown>): boolean {
+    if (!(v instanceof ContextVar)) throw typeError("v", "a ContextVar", v);
     return this.#data.has(v);
   }
 

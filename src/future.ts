@@ -44,10 +44,18 @@ type FutureState = typeof PENDING | typeof FINISHED | typeof CANCELLED;
 
 type Settle = (value: unknown) => void;
 
+/**
+ * A task's count of wake-ups. A `then()` registration remembers the count it saw; only a
+ * registration made in the task's current suspension may wake the task (see `Wakeup`). Declared
+ * here rather than in symbols.ts because only future.ts and task.ts use it.
+ */
+export const kResumes = Symbol("multiloop.resumes");
+
 /** What every future-like awaiting a cancel needs from a task (kept structural to avoid cycles). */
 interface AwaitingTask {
   [kFutWaiter]: Future<unknown> | null;
   [kMustCancel]: boolean;
+  [kResumes]: number;
   cancelMessage(): string | undefined;
   makeCancelledError(): CancelledError;
   done(): boolean;
@@ -100,12 +108,20 @@ class DoneCallback implements Runnable {
 
 /**
  * The continuation of a `then()` (so of an `await`): settles the promise `then()` returned.
- * If a task registered it, running it is that task's wake-up, and a cancel requested meanwhile is
- * delivered here instead of the value (asyncio's `__step` with `_must_cancel`).
+ *
+ * If a task awaited the future, running this is that task's wake-up, and a cancel requested
+ * meanwhile is delivered here instead of the value (asyncio's `__step` with `_must_cancel`). Only
+ * the first registration of the task's current suspension counts as its wake-up: with
+ * `Promise.race([a, b])` the other one, running later, is a stale continuation and must not take
+ * a cancel meant for whatever the task awaits by then, nor touch its waiter.
  */
 class Wakeup implements Runnable {
   readonly #fut: Future<unknown>;
   readonly #frame: Frame;
+  /** The task suspended on this registration (an `await`); null for a plain continuation. */
+  readonly #task: Task<unknown> | null;
+  /** The task's wake-up count when it registered. */
+  readonly #resumes: number;
   readonly #onFulfilled: ((value: never) => unknown) | null | undefined;
   readonly #onRejected: ((reason: unknown) => unknown) | null | undefined;
   readonly #resolve: Settle;
@@ -114,6 +130,7 @@ class Wakeup implements Runnable {
   constructor(
     fut: Future<unknown>,
     frame: Frame,
+    task: Task<unknown> | null,
     onFulfilled: ((value: never) => unknown) | null | undefined,
     onRejected: ((reason: unknown) => unknown) | null | undefined,
     resolve: Settle,
@@ -121,6 +138,8 @@ class Wakeup implements Runnable {
   ) {
     this.#fut = fut;
     this.#frame = frame;
+    this.#task = task;
+    this.#resumes = task === null ? 0 : (task as unknown as AwaitingTask)[kResumes];
     this.#onFulfilled = onFulfilled;
     this.#onRejected = onRejected;
     this.#resolve = resolve;
@@ -128,7 +147,7 @@ class Wakeup implements Runnable {
   }
 
   get [kTaskOf](): Task<unknown> | null {
-    return this.#frame.task;
+    return this.#task;
   }
 
   cancelled(): boolean {
@@ -136,15 +155,31 @@ class Wakeup implements Runnable {
   }
 
   [kRun](): void {
-    const frame = this.#frame;
-    state.sync = frame;
-    const task = frame.task as unknown as AwaitingTask | null;
-    if (task !== null && !task.done()) {
-      this.#fut.getLoop()[kStepBegin](frame.task as Task<unknown>);
-      if (task[kFutWaiter] === this.#fut) task[kFutWaiter] = null;
+    state.sync = this.#frame;
+    const task = this.#task as unknown as AwaitingTask | null;
+    if (task === null || task.done()) {
+      this.deliver();
+      return;
+    }
+    // Any of the task's awaits may resume it (with Promise.all, the last one to settle does), so
+    // the step handshake waits for the task after each of them.
+    this.#fut.getLoop()[kStepBegin](this.#task as Task<unknown>);
+    if (task[kResumes] === this.#resumes) {
+      task[kResumes]++;
+      // The waiter is this future, or another one the same suspension registered after it (a
+      // Promise combinator): either way it is not what the task will be waiting for next.
+      task[kFutWaiter] = null;
       if (task[kMustCancel]) {
         task[kMustCancel] = false;
-        this.reject(task.makeCancelledError());
+        // Like asyncio's __step: a CancelledError coming from the awaited future is thrown in as
+        // is (so the first cancel's message wins); anything else is replaced by the task's own.
+        const fut = this.#fut;
+        if (fut.cancelled()) {
+          this.reject(fut[kMakeCancelled]());
+          return;
+        }
+        const exc = fut[kMarkRetrieved]();
+        this.reject(exc !== undefined && exc.error instanceof CancelledError ? exc.error : task.makeCancelledError());
         return;
       }
     }
@@ -186,7 +221,7 @@ class Wakeup implements Runnable {
   }
 
   toString(): string {
-    const task = this.#frame.task;
+    const task = this.#task;
     return task === null ? `<Handle Future.then(${this.#fut.toString()})>` : `<Handle ${task.toString()} wakeup>`;
   }
 }
@@ -226,7 +261,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
   constructor(options: FutureOptions = {}) {
     if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
     // Subclasses in this package pass their loop directly (no options object per task).
-    const loop = isLoop(options) ? options : (options.loop ?? lookupEventLoop());
+    let loop: EventLoop;
+    if (isLoop(options)) loop = options;
+    else if (options.loop === undefined) loop = lookupEventLoop();
+    else if (isLoop(options.loop)) loop = options.loop;
+    else throw typeError("options.loop", "an EventLoop", options.loop);
     this.#loop = loop;
     if (loop.getDebug()) this.sourceTraceback = new Error("Future created at").stack;
   }
@@ -270,6 +309,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** Cancels the future; returns false if it was already done. */
   cancel(msg?: string): boolean {
+    if (msg !== undefined && typeof msg !== "string") throw typeError("msg", "a string or undefined", msg);
     return this[kCancelInternal](msg);
   }
 
@@ -289,12 +329,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
       ctx,
       ctx === null ? currentData() : contextData(ctx),
     );
-    if (this.#state !== PENDING) this.#loop[kSchedule](entry);
-    else (this.#callbacks ??= []).push(entry);
+    if (this.#state !== PENDING) {
+      this.#loop[kSchedule](entry);
+      return;
+    }
+    (this.#callbacks ??= []).push(entry);
+    // A sleep(0) handed to gather/wait/shield/asCompleted: watching it starts its one-iteration yield.
+    if (this.#yieldOnce) this[kSetResult](this.#result as T);
   }
 
   /** Removes every registration of `cb`; returns how many were removed. */
   removeDoneCallback(cb: (future: this) => unknown): number {
+    checkFunction("cb", cb);
     const cbs = this.#callbacks;
     if (cbs === null) return 0;
     const kept = cbs.filter((c) => !(c instanceof DoneCallback && c.fn === (cb as unknown)));
@@ -303,15 +349,32 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return removed;
   }
 
+  /**
+   * Like `Promise.prototype.then`. Called by `await` (and by the Promise combinators) with both
+   * callbacks: from inside a task that is an await, so the task resumes in this future's callback
+   * slot and a `cancel()` of the task cancels this future. With one callback (`fut.then(cb)`,
+   * `fut.catch(cb)`, `fut.finally(cb)`) it only registers a continuation and returns a plain
+   * Promise; awaiting that is awaiting a plain Promise (a cancel lands at the next loop await).
+   */
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
+    return this.#register(onFulfilled, onRejected, typeof onFulfilled === "function" && typeof onRejected === "function");
+  }
+
+  #register<R1, R2>(
+    onFulfilled: ((value: T) => R1 | PromiseLike<R1>) | null | undefined,
+    onRejected: ((reason: unknown) => R2 | PromiseLike<R2>) | null | undefined,
+    isAwait: boolean,
+  ): Promise<R1 | R2> {
     return new Promise<R1 | R2>((resolve, reject) => {
       const frame = currentFrame();
+      const awaiting = isAwait ? frame.task : null;
       const wakeup = new Wakeup(
         this,
         frame,
+        awaiting,
         onFulfilled,
         onRejected,
         resolve as Settle,
@@ -326,7 +389,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
       }
       const task = frame.task;
       if (task !== null) {
-        if ((task as unknown) === this) {
+        // Awaiting itself would never end; a mere continuation on itself (task.finally(cb)) is fine.
+        if (awaiting !== null && (task as unknown) === this) {
           wakeup.reject(new RuntimeError(`Task cannot await on itself: ${task.toString()}`));
           return;
         }
@@ -338,7 +402,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
         }
       }
       (this.#callbacks ??= []).push(wakeup);
-      if (task !== null) this.#awaitedBy(task, task);
+      if (awaiting !== null) this.#awaitedBy(awaiting, awaiting);
       if (this.#yieldOnce && this.#state === PENDING) this[kSetResult](this.#result as T);
     });
   }
@@ -356,8 +420,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   finally(onFinally?: (() => void) | null): Promise<T> {
-    if (typeof onFinally !== "function") return this.then();
-    return this.then(
+    if (typeof onFinally !== "function") return this.#register(undefined, undefined, false);
+    // A continuation, not an await (see then()), although it passes both callbacks.
+    return this.#register(
       async (value) => {
         await Promise.resolve(onFinally());
         return value;
@@ -366,6 +431,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
         await Promise.resolve(onFinally());
         throw reason;
       },
+      false,
     );
   }
 
@@ -392,10 +458,18 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this.#hasException = true;
     this.#state = FINISHED;
     this.#logTraceback = true;
-    // V8 keeps the receivers of an error's captured frames (often this very task) until its stack
-    // is formatted; the registry below holds the error, so format it now or the task never dies.
-    if (exc instanceof Error) exc.stack = String(exc.stack);
     const loop = this.#loop;
+    // The registry holds the error strongly until the future is collected. An Error whose stack
+    // was never read still holds V8's raw frames, receivers included: for a task that threw
+    // before its first await that is the task itself, so the task was never collected (a leak)
+    // and the error never reported. Reading the stack once turns those frames into a string.
+    if (typeof exc === "object" && exc !== null) {
+      try {
+        void (exc as { stack?: unknown }).stack;
+      } catch {
+        // A throwing stack getter: nothing to release.
+      }
+    }
     neverRetrieved.register(
       this,
       { loop, kind: this.constructor.name, exception: exc, repr: this.toString() },
@@ -428,7 +502,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return { error: this.#exception };
   }
 
-  /** Makes `then()` complete the future at once, so an await of it yields exactly one iteration. */
+  /**
+   * Makes the first `then()` or `addDoneCallback()` complete the future at once, so an await of it
+   * yields exactly one iteration (asyncio's bare `yield` in `sleep(0)`), without a timer.
+   */
   [kYieldOnce](result: T): void {
     this.#yieldOnce = true;
     this.#result = result;
@@ -488,8 +565,11 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 }
 
-function isLoop(value: object): value is EventLoop {
-  return typeof (value as { [kSchedule]?: unknown })[kSchedule] === "function";
+/** @internal whether `value` is an EventLoop (without importing the loop module: no cycle). */
+export function isLoop(value: unknown): value is EventLoop {
+  return (
+    typeof value === "object" && value !== null && typeof (value as { [kSchedule]?: unknown })[kSchedule] === "function"
+  );
 }
 
 export function errorRepr(err: unknown): string {

@@ -5,7 +5,7 @@ import { CancelledError } from "./errors.js";
 import type { EventLoop, Awaitable } from "./event-loop.js";
 import { Future } from "./future.js";
 import { getEventLoop } from "./policy.js";
-import { kGatherStamp, kLogDestroyPending, kMakeCancelled } from "./symbols.js";
+import { kGatherStamp, kLogDestroyPending, kMakeCancelled, kMarkRetrieved } from "./symbols.js";
 import { Task } from "./task.js";
 import { ensureFuture } from "./tasks.js";
 import { isThenable, typeError } from "./validate.js";
@@ -13,7 +13,14 @@ import { isThenable, typeError } from "./validate.js";
 /** What `gather` accepts per item: an awaitable, or a function to start as a task. */
 export type GatherInput<T = unknown> = Awaitable<T> | (() => T | PromiseLike<T>);
 
+/** What an input gives: a function's awaited return value, else the awaited input (distributes over unions). */
 type ResultOf<I> = I extends () => infer R ? Awaited<R> : Awaited<I>;
+
+/** The results of a tuple (or array) of inputs, position by position. */
+type Results<I extends readonly unknown[]> = { -readonly [K in keyof I]: ResultOf<I[K]> };
+
+/** The same with `returnExceptions: true`: each position may hold the error instead. */
+type ResultsOrErrors<I extends readonly unknown[]> = { -readonly [K in keyof I]: ResultOf<I[K]> | Error };
 
 export interface GatherOptions {
   /** Put errors (and `CancelledError`s) in the result list instead of failing at the first one. */
@@ -33,6 +40,7 @@ class GatheringFuture<T> extends Future<T> {
   }
 
   override cancel(msg?: string): boolean {
+    if (msg !== undefined && typeof msg !== "string") throw typeError("msg", "a string or undefined", msg);
     if (this.done()) return false;
     let cancelledAny = false;
     for (const child of this.#children) {
@@ -68,11 +76,17 @@ function isListForm(args: unknown[]): boolean {
 export function gather<const I extends readonly GatherInput[]>(
   aws: I,
   options?: GatherOptions & { returnExceptions?: false },
-): Future<{ -readonly [K in keyof I]: ResultOf<I[K]> }>;
-export function gather<T>(aws: Iterable<GatherInput<T>>, options?: GatherOptions): Future<Array<T | Error>>;
+): Future<Results<I>>;
 export function gather<const I extends readonly GatherInput[]>(
-  ...aws: I
-): Future<{ -readonly [K in keyof I]: ResultOf<I[K]> }>;
+  aws: I,
+  options: GatherOptions & { returnExceptions: true },
+): Future<ResultsOrErrors<I>>;
+export function gather<I extends GatherInput>(
+  aws: Iterable<I>,
+  options?: GatherOptions & { returnExceptions?: false },
+): Future<Array<ResultOf<I>>>;
+export function gather<I extends GatherInput>(aws: Iterable<I>, options?: GatherOptions): Future<Array<ResultOf<I> | Error>>;
+export function gather<const I extends readonly GatherInput[]>(...aws: I): Future<Results<I>>;
 export function gather(...args: unknown[]): Future<unknown[]> {
   let items: unknown[];
   let returnExceptions = false;
@@ -87,6 +101,13 @@ export function gather(...args: unknown[]): Future<unknown[]> {
     }
   } else {
     items = args;
+  }
+  // Checked up front, so a bad item does not leave tasks started for the items before it.
+  for (let i = 0; i < items.length; i++) {
+    const arg = items[i];
+    if (!(arg instanceof Future) && typeof arg !== "function" && !isThenable(arg)) {
+      throw typeError(`aws[${i}]`, "a Future, a Task, a promise or a function returning one", arg);
+    }
   }
   if (items.length === 0) {
     const done = getEventLoop().createFuture<unknown[]>();
@@ -116,17 +137,18 @@ export function gather(...args: unknown[]): Future<unknown[]> {
         outer.setException(fut[kMakeCancelled]());
         return;
       }
-      const exc = fut.exception();
-      if (exc !== null) {
-        outer.setException(exc);
+      // Boxed: a child may fail with null (exception() would return null as for no error).
+      const exc = fut[kMarkRetrieved]();
+      if (exc !== undefined) {
+        outer.setException(exc.error);
         return;
       }
     }
     if (nfinished === nfuts) {
       const results = children.map((child) => {
         if (child.cancelled()) return new CancelledError(child[kMakeCancelled]().message);
-        const exc = child.exception();
-        return exc === null ? child.result() : exc;
+        const exc = child[kMarkRetrieved]();
+        return exc === undefined ? child.result() : exc.error;
       });
       if (outer.cancelRequested) outer.setException(fut[kMakeCancelled]());
       else outer.setResult(results);

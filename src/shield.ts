@@ -3,6 +3,7 @@
  */
 import type { Awaitable } from "./event-loop.js";
 import { type Future } from "./future.js";
+import { kMarkRetrieved } from "./symbols.js";
 import { ensureFuture } from "./tasks.js";
 
 /**
@@ -26,8 +27,9 @@ export function shield<T>(aw: Awaitable<T> | (() => T | PromiseLike<T>)): Future
     }
     if (f.cancelled()) outer.cancel();
     else {
-      const exc = f.exception();
-      if (exc !== null) outer.setException(exc);
+      // Boxed: the inner may fail with null (exception() would return null as for no error).
+      const exc = f[kMarkRetrieved]();
+      if (exc !== undefined) outer.setException(exc.error);
       else outer.setResult(f.result());
     }
   };

@@ -11,7 +11,8 @@ import { CancelledError, RuntimeError } from "./errors.js";
 import type { EventLoop } from "./event-loop.js";
 import type { Future } from "./future.js";
 import { getRunningLoop } from "./policy.js";
-import type { Coroutine, Task, TaskOptions } from "./task.js";
+import { cancellationOf, type Coroutine, type Task, type TaskOptions } from "./task.js";
+import { kMarkRetrieved } from "./symbols.js";
 import { currentTask } from "./tasks.js";
 import { checkFunction } from "./validate.js";
 
@@ -85,7 +86,9 @@ export class TaskGroup {
   /** @internal waits for the group's tasks; throws what the block must throw. */
   async exit(threw: boolean, exc: unknown): Promise<void> {
     this.#exiting = true;
-    let propagateCancellation: CancelledError | null = threw && exc instanceof CancelledError ? exc : null;
+    // A CancelledError, or the AbortError of a Node API stopped through the parent's signal.
+    const excCancellation = threw ? cancellationOf(exc) : null;
+    let propagateCancellation: CancelledError | null = excCancellation;
     if (threw && !this.#aborting) this.#abort();
 
     let pendingCancellation: CancelledError | null = null;
@@ -115,7 +118,7 @@ export class TaskGroup {
     this.#errors = [];
     this.#parentTask = null;
     if (propagateCancellation !== null && errors.length === 0) throw propagateCancellation;
-    if (threw && !(exc instanceof CancelledError)) errors.push(exc);
+    if (threw && excCancellation === null) errors.push(exc);
     if (errors.length > 0) {
       // Cancelled from outside too: uncancel + cancel keeps the parent's cancel count stable.
       if (parent.cancelling() > 0) {
@@ -137,8 +140,10 @@ export class TaskGroup {
     const onCompleted = this.#onCompleted;
     if (onCompleted !== null && this.#tasks.size === 0 && !onCompleted.done()) onCompleted.setResult(true);
     if (task.cancelled()) return;
-    const exc = task.exception();
-    if (exc === null) return;
+    // Boxed: a child may fail with null (exception() would return null as for no error).
+    const box = task[kMarkRetrieved]();
+    if (box === undefined) return;
+    const exc = box.error;
     this.#errors.push(exc);
     const parent = this.#parentTask;
     if (parent === null || parent.done()) {

@@ -16,7 +16,7 @@
 import { CancelledError, LoopClosedError, RuntimeError } from "./errors.js";
 import { Context, currentData } from "./context.js";
 import { EMPTY_DATA, als, type Frame } from "./frame.js";
-import { Future, type FutureOptions } from "./future.js";
+import { Future, isLoop, kResumes, type FutureOptions } from "./future.js";
 import { pyStr } from "./format.js";
 import { kRun, type Runnable } from "./handle.js";
 import {
@@ -57,6 +57,18 @@ let taskCounter = 0;
 
 const kStepStart = Symbol("multiloop.stepStart");
 
+/**
+ * @internal The CancelledError that `err` stands for, or null: `err` itself, or the cause of the
+ * AbortError a Node API rejects with when it was handed `task.signal` and the task was cancelled
+ * (the signal's reason is a CancelledError). Such an AbortError is the cancellation arriving
+ * through a Promise the loop cannot see.
+ */
+export function cancellationOf(err: unknown): CancelledError | null {
+  if (err instanceof CancelledError) return err;
+  if (err instanceof Error && err.name === "AbortError" && err.cause instanceof CancelledError) return err.cause;
+  return null;
+}
+
 export function checkCoroutine(name: string, coro: unknown): void {
   if (typeof coro !== "function" && !isThenable(coro)) {
     throw typeError(name, "an async function (or a function returning a promise) or a promise", coro);
@@ -84,6 +96,8 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   readonly [kFrame]: Frame;
   [kFutWaiter]: Future<unknown> | null = null;
   [kMustCancel] = false;
+  /** How many times the task was woken up (see Wakeup in future.ts). */
+  [kResumes] = 0;
   [kLogDestroyPending] = true;
   [kPrevTask]: Task<unknown> | null = null;
   [kNextTask]: Task<unknown> | null = null;
@@ -97,6 +111,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     if (options.context !== undefined && !(options.context instanceof Context)) {
       throw typeError("options.context", "a Context", options.context);
     }
+    if (options.loop !== undefined && !isLoop(options.loop)) throw typeError("options.loop", "an EventLoop", options.loop);
     // Passing the loop itself (not `{ loop }`) saves an object per task; Future accepts both.
     super(options.loop === undefined ? {} : (options.loop as unknown as FutureOptions));
     const loop = this.getLoop();
@@ -137,15 +152,17 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
    * increments `cancelling()`; the first message wins.
    */
   override cancel(msg?: string): boolean {
+    if (msg !== undefined && typeof msg !== "string") throw typeError("msg", "a string or undefined", msg);
     if (this.done()) return false;
     this.#numCancelsRequested++;
+    // Kept in both paths below: a signal first read after this cancel needs the message too.
+    this.#cancelMessage = msg;
     const abort = this.#abort;
     if (abort !== null && !abort.signal.aborted) abort.abort(new CancelledError(msg ?? ""));
     const waiter = this[kFutWaiter];
     // Leave the waiter in place: it may be a task that swallows the cancel, to be cancelled again.
     if (waiter !== null && waiter.cancel(msg)) return true;
     this[kMustCancel] = true;
-    this.#cancelMessage = msg;
     return true;
   }
 
@@ -157,13 +174,22 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   /** Takes back one cancel request; at zero a pending cancel is dropped. Returns the new count. */
   uncancel(): number {
     if (this.#numCancelsRequested > 0) this.#numCancelsRequested--;
-    if (this.#numCancelsRequested === 0) this[kMustCancel] = false;
+    if (this.#numCancelsRequested === 0) {
+      this[kMustCancel] = false;
+      // Every request is taken back (a timeout() that expired, say): what the task starts from now
+      // on gets a signal that is not aborted. Operations holding the old one stay aborted.
+      const abort = this.#abort;
+      if (abort !== null && abort.signal.aborted && !this.done()) this.#abort = null;
+    }
     return this.#numCancelsRequested;
   }
 
   /**
    * Aborted when cancellation is requested, with a `CancelledError` as its reason; hand it to Node
    * APIs (`fetch`, `fs.promises`, `timers/promises`) so a cancel reaches awaits the loop cannot see.
+   * The `AbortError` such an API then rejects with counts as the cancellation: escaping the task it
+   * ends the task cancelled, and `timeout()` turns it into `TimeoutError`. Once `uncancel()` has
+   * taken every request back, this returns a new signal that is not aborted.
    */
   get signal(): AbortSignal {
     let abort = this.#abort;
@@ -251,8 +277,9 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   #onThrow(err: unknown): void {
     this.getLoop()[kStepEnd](this);
     if (this.done()) return;
-    if (err instanceof CancelledError) {
-      this.#finishCancelled(err);
+    const cancelled = cancellationOf(err);
+    if (cancelled !== null) {
+      this.#finishCancelled(cancelled);
       return;
     }
     this[kSetException](err);

@@ -2,13 +2,17 @@
  * Module-level task functions: `createTask`, `ensureFuture`, `currentTask`, `allTasks`, `sleep`.
  */
 import { NoRunningLoopError } from "./errors.js";
-import type { EventLoop, Awaitable } from "./event-loop.js";
+import { EventLoop, type Awaitable } from "./event-loop.js";
 import { currentFrame, runningLoopOrNull } from "./frame.js";
 import { Future } from "./future.js";
 import { getEventLoop, getRunningLoop } from "./policy.js";
 import { kOnCancel, kTasks, kYieldOnce } from "./symbols.js";
 import { type Task, type Coroutine, type TaskOptions } from "./task.js";
-import { checkTime, isThenable, typeError } from "./validate.js";
+import { checkTime, isThenable, rangeError, typeError } from "./validate.js";
+
+function checkLoop(name: string, loop: unknown): asserts loop is EventLoop | undefined {
+  if (loop !== undefined && !(loop instanceof EventLoop)) throw typeError(name, "an EventLoop", loop);
+}
 
 /**
  * Starts `coro` as a task on the running loop (asyncio.create_task); throws
@@ -33,7 +37,9 @@ export function ensureFuture<T>(
   aw: Awaitable<T> | (() => T | PromiseLike<T>),
   options: EnsureFutureOptions = {},
 ): Future<T> {
+  if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
   const loop = options.loop;
+  checkLoop("options.loop", loop);
   if (aw instanceof Future) {
     if (loop !== undefined && aw.getLoop() !== loop) {
       throw new RangeError("The future belongs to a different loop than the one specified as the loop argument");
@@ -51,6 +57,7 @@ export function ensureFuture<T>(
  * `RuntimeError("no running event loop")` outside a running loop.
  */
 export function currentTask(loop?: EventLoop): Task<unknown> | null {
+  checkLoop("loop", loop);
   const frame = currentFrame();
   if (loop === undefined) {
     if (runningLoopOrNull() === null) throw new NoRunningLoopError();
@@ -61,6 +68,7 @@ export function currentTask(loop?: EventLoop): Task<unknown> | null {
 
 /** The loop's tasks that are not done (default: the running loop's). */
 export function allTasks(loop?: EventLoop): Set<Task<unknown>> {
+  checkLoop("loop", loop);
   const target = loop ?? getRunningLoop();
   const tasks = new Set<Task<unknown>>();
   for (const task of target[kTasks]()) if (!task.done()) tasks.add(task);
@@ -74,9 +82,10 @@ function setResultUnlessCancelled<T>(fut: Future<T>, result: T): void {
 /**
  * A future that completes with `result` after `ms` milliseconds. `sleep(0)` (or less) yields
  * exactly one loop iteration. Cancelling the future (or the task awaiting it) cancels its timer.
- * Needs a running loop.
+ * Needs a running loop. A NaN delay is a `RangeError` (asyncio: `ValueError('Invalid delay: NaN')`).
  */
 export function sleep<T = undefined>(ms: number, result?: T): Future<T> {
+  if (Number.isNaN(ms)) throw rangeError("ms", "a number of milliseconds (Invalid delay: NaN (not a number))", ms);
   checkTime("ms", ms);
   const loop = getRunningLoop();
   const fut = loop.createFuture<T>();

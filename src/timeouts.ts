@@ -11,8 +11,8 @@ import { CancelledError, RuntimeError, TimeoutError } from "./errors.js";
 import type { TimerHandle, Handle } from "./handle.js";
 import { getRunningLoop } from "./policy.js";
 import { currentTask } from "./tasks.js";
-import type { Task } from "./task.js";
-import { checkFunction, checkOptionalTime } from "./validate.js";
+import { cancellationOf, type Task } from "./task.js";
+import { checkFunction, checkTime } from "./validate.js";
 
 type TimeoutState = "created" | "active" | "expiring" | "expired" | "finished";
 
@@ -28,6 +28,7 @@ export class Timeout {
 
   /** @internal use `timeout()` / `timeoutAt()`. */
   constructor(when: number | null) {
+    if (when !== null) checkTime("when", when);
     this.#when = when;
   }
 
@@ -38,13 +39,13 @@ export class Timeout {
 
   /** Moves the deadline (`null`: none). Only while the block runs. */
   reschedule(whenMs: number | null): void {
-    checkOptionalTime("whenMs", whenMs);
+    if (whenMs !== null) checkTime("whenMs", whenMs);
     if (this.#state === "created") throw new RuntimeError("Timeout has not been entered");
     if (this.#state !== "active") throw new RuntimeError(`Cannot change state of ${this.#state} Timeout`);
-    this.#when = whenMs ?? null;
+    this.#when = whenMs;
     if (this.#handle !== null) this.#handle.cancel();
     this.#handle = null;
-    if (whenMs === null || whenMs === undefined) return;
+    if (whenMs === null) return;
     const task = this.#task as Task<unknown>;
     const loop = task.getLoop();
     this.#handle = whenMs <= loop.time() ? loop.callSoon(this.#onTimeout) : loop.callAt(whenMs, this.#onTimeout);
@@ -73,8 +74,12 @@ export class Timeout {
     const task = this.#task as Task<unknown>;
     if (this.#state === "expiring") {
       this.#state = "expired";
-      if (task.uncancel() <= this.#cancelling && threw && err instanceof CancelledError) {
-        return new TimeoutError("", { cause: err });
+      if (task.uncancel() <= this.#cancelling && threw) {
+        // No other cancel request is pending: the cancellation is ours to handle.
+        // Also the AbortError of a Node API stopped through task.signal (see cancellationOf).
+        if (cancellationOf(err) !== null) return new TimeoutError("", { cause: err });
+        insertTimeoutError(err);
+        if (err instanceof AggregateError) for (const sub of err.errors) insertTimeoutError(sub);
       }
     } else if (this.#state === "active") {
       this.#state = "finished";
@@ -94,6 +99,29 @@ export class Timeout {
 
   [inspect.custom](): string {
     return this.toString();
+  }
+}
+
+/**
+ * The body replaced our cancellation with an error of its own: put a `TimeoutError` between that
+ * error and the `CancelledError` in its `cause` chain, so the chain tells that the deadline passed
+ * (asyncio 3.12 does this with `__context__`, which JS errors do not have).
+ */
+function insertTimeoutError(err: unknown): void {
+  const seen = new Set<unknown>();
+  let current: unknown = err;
+  while (typeof current === "object" && current !== null && !seen.has(current)) {
+    seen.add(current);
+    const cause = (current as { cause?: unknown }).cause;
+    if (cause instanceof CancelledError) {
+      try {
+        (current as { cause: unknown }).cause = new TimeoutError("", { cause });
+      } catch {
+        // A frozen error keeps its chain as it is.
+      }
+      return;
+    }
+    current = cause;
   }
 }
 
@@ -126,7 +154,8 @@ async function runWithin<T>(t: Timeout, body: (t: Timeout) => Promise<T>): Promi
  * `currentTask().signal` to Node APIs), so the block ends at its next await of a loop future.
  */
 export async function timeout<T>(ms: number | null, body: (t: Timeout) => Promise<T>): Promise<T> {
-  checkOptionalTime("ms", ms);
+  // Required, as in asyncio (null: no deadline); undefined is far more likely a forgotten argument.
+  if (ms !== null) checkTime("ms", ms);
   checkFunction("body", body);
   const when = ms === null ? null : getRunningLoop().time() + ms;
   return runWithin(new Timeout(when), body);
@@ -134,7 +163,7 @@ export async function timeout<T>(ms: number | null, body: (t: Timeout) => Promis
 
 /** Like `timeout`, with an absolute deadline on the loop's clock (`loop.time()` milliseconds). */
 export async function timeoutAt<T>(whenMs: number | null, body: (t: Timeout) => Promise<T>): Promise<T> {
-  checkOptionalTime("whenMs", whenMs);
+  if (whenMs !== null) checkTime("whenMs", whenMs);
   checkFunction("body", body);
   return runWithin(new Timeout(whenMs), body);
 }

@@ -5,9 +5,10 @@ import { CancelledError, TimeoutError } from "./errors.js";
 import type { Awaitable } from "./event-loop.js";
 import { Future } from "./future.js";
 import { getRunningLoop } from "./policy.js";
+import { kMarkRetrieved } from "./symbols.js";
 import { ensureFuture } from "./tasks.js";
 import { timeout } from "./timeouts.js";
-import { checkOptionalTime, describeValue, isThenable, rangeError, typeError } from "./validate.js";
+import { checkOptionalTime, checkTime, isThenable, rangeError, typeError } from "./validate.js";
 
 export type ReturnWhen = "FIRST_COMPLETED" | "FIRST_EXCEPTION" | "ALL_COMPLETED";
 
@@ -39,20 +40,28 @@ export async function wait<T>(
   if (typeof aws !== "object" || aws === null || typeof (aws as Iterable<unknown>)[Symbol.iterator] !== "function") {
     throw typeError("aws", "an iterable of futures, tasks or promises", aws);
   }
+  if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
   const { timeout: ms = null, returnWhen = "ALL_COMPLETED" } = options;
   checkOptionalTime("options.timeout", ms);
   if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {
-    throw new RangeError(`Invalid return_when value: ${describeValue(returnWhen)}`);
+    // asyncio: ValueError('Invalid return_when value: ...').
+    throw rangeError("options.returnWhen", '"FIRST_COMPLETED", "FIRST_EXCEPTION" or "ALL_COMPLETED"', returnWhen);
   }
-  const loop = getRunningLoop();
-  const fs = new Set<Future<T>>();
-  for (const aw of aws) {
+  const items = [...aws];
+  if (items.length === 0) throw rangeError("aws", "a non-empty iterable (Set of Tasks/Futures is empty.)", aws);
+  // Checked before any promise is wrapped in a task.
+  for (let i = 0; i < items.length; i++) {
+    const aw = items[i];
     if (typeof aw === "function") {
       throw new TypeError("Passing coroutines is forbidden, use tasks explicitly.");
     }
-    fs.add(ensureFuture(aw, { loop }));
+    if (!(aw instanceof Future) && !isThenable(aw)) {
+      throw typeError(`aws[${i}]`, "a Future, a Task or a promise", aw);
+    }
   }
-  if (fs.size === 0) throw rangeError("aws", "a non-empty iterable (Set of Tasks/Futures is empty.)", aws);
+  const loop = getRunningLoop();
+  const fs = new Set<Future<T>>();
+  for (const aw of items) fs.add(ensureFuture(aw, { loop }));
 
   const waiter = loop.createFuture<void>();
   const timer = ms === null ? null : loop.callLater(ms, () => {
@@ -64,7 +73,8 @@ export async function wait<T>(
     if (
       counter <= 0 ||
       returnWhen === FIRST_COMPLETED ||
-      (returnWhen === FIRST_EXCEPTION && !f.cancelled() && f.exception() !== null)
+      // Boxed: a child may fail with null (exception() would return null as for no error).
+      (returnWhen === FIRST_EXCEPTION && !f.cancelled() && f[kMarkRetrieved]() !== undefined)
     ) {
       timer?.cancel();
       if (!waiter.done()) waiter.setResult(undefined);
@@ -111,7 +121,8 @@ async function cancelAndWait(fut: Future<unknown>): Promise<void> {
  * const reply = await waitFor(() => request(peer), 1_000);
  */
 export async function waitFor<T>(aw: Awaitable<T> | (() => T | PromiseLike<T>), timeoutMs: number | null): Promise<T> {
-  checkOptionalTime("timeoutMs", timeoutMs);
+  // Required, as in asyncio (null: no deadline); undefined is far more likely a forgotten argument.
+  if (timeoutMs !== null) checkTime("timeoutMs", timeoutMs);
   if (typeof aw !== "function" && !isThenable(aw)) {
     throw typeError("aw", "a Future, a Task, a promise or a function returning one", aw);
   }

@@ -1,7 +1,48 @@
 /**
- * Shared helpers for the tests: real workers, with their messages and exit codes.
+ * Helpers shared by the tests. No mocks: everything runs on a real loop, real workers.
  */
 import { Worker } from "node:worker_threads";
+import { expect } from "vitest";
+import { newEventLoop, type EventLoop, type ExceptionContext } from "multiloop";
+
+/** Routes the loop's exception handler into an array the test can inspect. */
+export function captureExceptions(loop: EventLoop): ExceptionContext[] {
+  const seen: ExceptionContext[] = [];
+  loop.setExceptionHandler((_loop, context) => {
+    seen.push(context);
+  });
+  return seen;
+}
+
+/** Runs `body` as a task on a fresh loop (not the thread's current one), then closes the loop. */
+export async function onNewLoop<T>(body: (loop: EventLoop) => Promise<T>): Promise<T> {
+  const loop = newEventLoop();
+  try {
+    return await loop.runUntilComplete(() => body(loop));
+  } finally {
+    loop.close();
+  }
+}
+
+/** Awaits `work` and returns what it threw; fails the test if it did not throw. */
+export async function caught(work: PromiseLike<unknown> | (() => PromiseLike<unknown>)): Promise<unknown> {
+  try {
+    await (typeof work === "function" ? work() : work);
+  } catch (err) {
+    return err;
+  }
+  expect.fail("expected a rejection");
+}
+
+/** Calls `fn` and returns what it threw; fails the test if it did not throw. */
+export function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (err) {
+    return err;
+  }
+  expect.fail("expected an exception");
+}
 
 export const fixture = (name: string): URL => new URL(`../dist/test/fixtures/${name}.js`, import.meta.url);
 
@@ -22,11 +63,4 @@ export function runWorker(
       resolve({ messages, exitCode, threadId });
     });
   });
-}
-
-/** Collects what the loop's exception handler receives. */
-export interface Reported {
-  message: string;
-  exception?: unknown;
-  [k: string]: unknown;
 }

@@ -443,7 +443,7 @@ describe("shutdown (item 158, Python 3.13)", () => {
       await sleep(0);
       full.shutdown();
       empty.shutdown(true);
-      const outcomes = await gather<unknown>([...putters, ...getters], { returnExceptions: true });
+      const outcomes = await gather([...putters, ...getters], { returnExceptions: true });
       for (const o of outcomes) expect(o).toBeInstanceOf(QueueShutDown);
       expect(String(full)).toBe("<Queue maxsize=1 _queue=[ 0 ] tasks=1 shutdown>");
       expect(() => full.shutdown("yes" as unknown as boolean)).toThrow(TypeError);
@@ -653,7 +653,7 @@ describe("errors reach waiters only once and nothing hangs", () => {
         await sleep(0);
         expect(String(q)).toMatch(/ _putters\[2\] tasks=3>$/);
         q.shutdown(true);
-        const outcomes = await gather<unknown>([...getters, ...putters], { returnExceptions: true });
+        const outcomes = await gather([...getters, ...putters], { returnExceptions: true });
         expect(outcomes.slice(0, 2).sort()).toEqual([7, 8]);
         expect(outcomes.slice(2).every((o) => o instanceof QueueShutDown)).toBe(true);
         q.taskDone();
