@@ -73,7 +73,11 @@ export class Handle implements Runnable {
     frame.data = this.#data;
     state.sync = frame;
     const args = this.#args;
-    return args === null ? cb() : args.length === 1 ? cb(args[0]) : cb(...args);
+    const result = args === null ? cb() : args.length === 1 ? cb(args[0]) : cb(...args);
+    // A callback that set a context variable made its context real: keep it, so getContext()
+    // shows what the callback changed (asyncio's handle owns its context copy).
+    if (this.#ctx === null && frame.ctx !== null) this.#ctx = frame.ctx;
+    return result;
   }
 
   #describe(): string {

@@ -6,6 +6,7 @@ import { copyContext, type Context } from "./context.js";
 import type { EventLoop } from "./event-loop.js";
 import { state } from "./frame.js";
 import { gather } from "./gather.js";
+import { kMarkRetrieved } from "./symbols.js";
 import { newEventLoop, setEventLoop } from "./policy.js";
 import { allTasks } from "./tasks.js";
 import { checkFunction, typeError } from "./validate.js";
@@ -125,13 +126,10 @@ async function cancelAllTasks(loop: EventLoop): Promise<void> {
   await loop.runUntilComplete(gather([...toCancel], { returnExceptions: true }));
   for (const task of toCancel) {
     if (task.cancelled()) continue;
-    const exception = task.exception();
-    if (exception !== null) {
-      loop.callExceptionHandler({
-        message: "unhandled exception during run() shutdown",
-        exception,
-        task: task,
-      });
+    // Boxed: a task may fail with `null`, which exception() cannot tell from success.
+    const failure = task[kMarkRetrieved]();
+    if (failure !== undefined) {
+      loop.callExceptionHandler({ message: "unhandled exception during run() shutdown", exception: failure.error, task });
     }
   }
 }

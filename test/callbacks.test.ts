@@ -226,6 +226,18 @@ describe("callbacks, time and handles", () => {
     expect(seen).toEqual(["at schedule", "changed later", "changed later", "set inside ctx"]);
   });
 
+  it("57: Handle.getContext() shows what the callback set in its context", async () => {
+    const v = new ContextVar<string>("changed", { default: "before" });
+    const loop = newEventLoop();
+    const h = loop.callSoon(() => {
+      v.set("set by the callback");
+    });
+    loop.callSoon(() => loop.stop());
+    await loop.runForever();
+    loop.close();
+    expect(h.getContext().get(v)).toBe("set by the callback");
+  });
+
   it("58: a non-function callback throws TypeError always; an async function throws in debug mode", () => {
     const loop = newEventLoop();
     expect(() => loop.callSoon(1 as unknown as () => void)).toThrow(TypeError);

@@ -81,6 +81,23 @@ describe("run() and Runner", () => {
     expect(() => getEventLoop()).toThrow(RuntimeError);
   });
 
+  it("43: a leftover task that fails with null while being cancelled is reported too", async () => {
+    const reports: ExceptionContext[] = [];
+    await run(async () => {
+      getRunningLoop().setExceptionHandler((_l, ctx) => reports.push(ctx));
+      createTask(async () => {
+        try {
+          await sleep(60_000);
+        } finally {
+          // eslint-disable-next-line no-unsafe-finally, @typescript-eslint/only-throw-error -- JS can throw null
+          throw null;
+        }
+      });
+      await sleep(0);
+    });
+    expect(reports.map((r) => [r.message, r.exception])).toEqual([["unhandled exception during run() shutdown", null]]);
+  });
+
   it("44: run(main, {debug: true}) turns debug on; {debug: false} off", async () => {
     expect(await run(async () => getRunningLoop().getDebug(), { debug: true })).toBe(true);
     expect(await run(async () => getRunningLoop().getDebug(), { debug: false })).toBe(false);
