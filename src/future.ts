@@ -42,7 +42,65 @@ const FINISHED = 1;
 const CANCELLED = 2;
 type FutureState = typeof PENDING | typeof FINISHED | typeof CANCELLED;
 
-type Settle = (value: unknown) => void;
+/**
+ * What `Future.then()` returns. An `await` hands `then` its own resolving functions and never
+ * looks at the returned promise, yet a native `new Promise` costs an executor and two resolving
+ * closures (and, on Node 20 with AsyncLocalStorage, an async_hooks init) on every await. This
+ * thenable is a plain object until somebody chains on it (`then`/`catch`/`finally`/await), and
+ * becomes a real Promise on a rejection so Node still reports one nobody handles.
+ */
+class LazyPromise<T> implements PromiseLike<T> {
+  #promise: Promise<T> | null = null;
+  #resolve: ((value: T | PromiseLike<T>) => void) | null = null;
+  #reject: ((reason: unknown) => void) | null = null;
+  #fulfilled = false;
+  #value: T | PromiseLike<T> | undefined = undefined;
+
+  fulfil(value: T | PromiseLike<T>): void {
+    if (this.#promise !== null) (this.#resolve as (v: T | PromiseLike<T>) => void)(value);
+    else {
+      this.#fulfilled = true;
+      this.#value = value;
+    }
+  }
+
+  reject(reason: unknown): void {
+    (this.#reject ?? this.#real().reject)(reason);
+  }
+
+  #real(): { promise: Promise<T>; reject: (reason: unknown) => void } {
+    if (this.#promise === null) {
+      this.#promise = new Promise<T>((resolve, reject) => {
+        this.#resolve = resolve;
+        this.#reject = reject;
+      });
+      if (this.#fulfilled) {
+        (this.#resolve as (v: T | PromiseLike<T>) => void)(this.#value as T);
+        this.#value = undefined;
+      }
+    }
+    return { promise: this.#promise, reject: this.#reject as (reason: unknown) => void };
+  }
+
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#real().promise.then(onFulfilled, onRejected);
+  }
+
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.#real().promise.catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return this.#real().promise.finally(onFinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Promise";
+  }
+}
 
 /**
  * A task's count of wake-ups. A `then()` registration remembers the count it saw; only a
@@ -124,8 +182,7 @@ class Wakeup implements Runnable {
   readonly #resumes: number;
   readonly #onFulfilled: ((value: never) => unknown) | null | undefined;
   readonly #onRejected: ((reason: unknown) => unknown) | null | undefined;
-  readonly #resolve: Settle;
-  readonly #reject: Settle;
+  readonly #derived: LazyPromise<unknown>;
 
   constructor(
     fut: Future<unknown>,
@@ -133,8 +190,7 @@ class Wakeup implements Runnable {
     task: Task<unknown> | null,
     onFulfilled: ((value: never) => unknown) | null | undefined,
     onRejected: ((reason: unknown) => unknown) | null | undefined,
-    resolve: Settle,
-    reject: Settle,
+    derived: LazyPromise<unknown>,
   ) {
     this.#fut = fut;
     this.#frame = frame;
@@ -142,8 +198,7 @@ class Wakeup implements Runnable {
     this.#resumes = task === null ? 0 : (task as unknown as AwaitingTask)[kResumes];
     this.#onFulfilled = onFulfilled;
     this.#onRejected = onRejected;
-    this.#resolve = resolve;
-    this.#reject = reject;
+    this.#derived = derived;
   }
 
   get [kTaskOf](): Task<unknown> | null {
@@ -201,22 +256,22 @@ class Wakeup implements Runnable {
   fulfil(value: unknown): void {
     const onFulfilled = this.#onFulfilled;
     try {
-      this.#resolve(typeof onFulfilled === "function" ? (onFulfilled as (v: unknown) => unknown)(value) : value);
+      this.#derived.fulfil(typeof onFulfilled === "function" ? (onFulfilled as (v: unknown) => unknown)(value) : value);
     } catch (err) {
-      this.#reject(err);
+      this.#derived.reject(err);
     }
   }
 
   reject(reason: unknown): void {
     const onRejected = this.#onRejected;
     if (typeof onRejected !== "function") {
-      this.#reject(reason);
+      this.#derived.reject(reason);
       return;
     }
     try {
-      this.#resolve(onRejected(reason));
+      this.#derived.fulfil(onRejected(reason));
     } catch (err) {
-      this.#reject(err);
+      this.#derived.reject(err);
     }
   }
 
@@ -368,43 +423,52 @@ export class Future<T = unknown> implements PromiseLike<T> {
     onRejected: ((reason: unknown) => R2 | PromiseLike<R2>) | null | undefined,
     isAwait: boolean,
   ): Promise<R1 | R2> {
-    return new Promise<R1 | R2>((resolve, reject) => {
-      const frame = currentFrame();
-      const awaiting = isAwait ? frame.task : null;
-      const wakeup = new Wakeup(
-        this,
-        frame,
-        awaiting,
-        onFulfilled,
-        onRejected,
-        resolve as Settle,
-        reject,
-      );
-      if (this.#state !== PENDING) {
-        // Python would not suspend on a done future either; a microtask keeps then() asynchronous.
-        queueMicrotask(() => {
-          wakeup.deliver();
-        });
+    const derived = new LazyPromise<R1 | R2>();
+    this.#attach(derived as LazyPromise<unknown>, onFulfilled, onRejected, isAwait);
+    // A thenable with catch/finally; a real Promise only once somebody chains on it (see LazyPromise).
+    return derived;
+  }
+
+  #attach<R1, R2>(
+    derived: LazyPromise<unknown>,
+    onFulfilled: ((value: T) => R1 | PromiseLike<R1>) | null | undefined,
+    onRejected: ((reason: unknown) => R2 | PromiseLike<R2>) | null | undefined,
+    isAwait: boolean,
+  ): void {
+    const frame = currentFrame();
+    const awaiting = isAwait ? frame.task : null;
+    const wakeup = new Wakeup(
+      this,
+      frame,
+      awaiting,
+      onFulfilled,
+      onRejected,
+      derived,
+    );
+    if (this.#state !== PENDING) {
+      // Python would not suspend on a done future either; a microtask keeps then() asynchronous.
+      queueMicrotask(() => {
+        wakeup.deliver();
+      });
+      return;
+    }
+    const task = frame.task;
+    if (task !== null) {
+      // Awaiting itself would never end; a mere continuation on itself (task.finally(cb)) is fine.
+      if (awaiting !== null && (task as unknown) === this) {
+        wakeup.reject(new RuntimeError(`Task cannot await on itself: ${task.toString()}`));
         return;
       }
-      const task = frame.task;
-      if (task !== null) {
-        // Awaiting itself would never end; a mere continuation on itself (task.finally(cb)) is fine.
-        if (awaiting !== null && (task as unknown) === this) {
-          wakeup.reject(new RuntimeError(`Task cannot await on itself: ${task.toString()}`));
-          return;
-        }
-        if (frame.loop !== this.#loop) {
-          wakeup.reject(
-            new RuntimeError(`Task ${task.toString()} got Future ${this.toString()} attached to a different loop`),
-          );
-          return;
-        }
+      if (frame.loop !== this.#loop) {
+        wakeup.reject(
+          new RuntimeError(`Task ${task.toString()} got Future ${this.toString()} attached to a different loop`),
+        );
+        return;
       }
-      (this.#callbacks ??= []).push(wakeup);
-      if (awaiting !== null) this.#awaitedBy(awaiting, awaiting);
-      if (this.#yieldOnce && this.#state === PENDING) this[kSetResult](this.#result as T);
-    });
+    }
+    (this.#callbacks ??= []).push(wakeup);
+    if (awaiting !== null) this.#awaitedBy(awaiting, awaiting);
+    if (this.#yieldOnce && this.#state === PENDING) this[kSetResult](this.#result as T);
   }
 
   /** The task `task` is now suspended on this future: make it the task's cancel target. */
