@@ -37,11 +37,13 @@ export class ConcurrentFuture<T> implements PromiseLike<T> {
   #cancelMessage = "";
   #callbacks: Array<(f: ConcurrentFuture<T>) => void> | null = null;
   readonly #onCancel: ((msg: string) => void) | null;
-  readonly #description: string;
+  readonly #target: string;
+  readonly #threadName: string;
 
   /** @internal created by `runCoroutineThreadsafe`; `onCancel` asks the remote side to cancel. */
-  constructor(description: string, onCancel: ((msg: string) => void) | null) {
-    this.#description = description;
+  constructor(target: string, threadName: string, onCancel: ((msg: string) => void) | null) {
+    this.#target = target;
+    this.#threadName = threadName;
     this.#onCancel = onCancel;
   }
 
@@ -165,7 +167,7 @@ export class ConcurrentFuture<T> implements PromiseLike<T> {
         : this.#state === "failed"
           ? ` exception=${errorRepr(this.#error)}`
           : "";
-    return `<ConcurrentFuture ${this.#state} ${this.#description}${outcome}>`;
+    return `<ConcurrentFuture ${this.#state} ${this.#target}() in thread '${this.#threadName}'${outcome}>`;
   }
 
   [inspect.custom](): string {

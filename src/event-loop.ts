@@ -23,7 +23,7 @@ import { ContextMarker, currentData, runInContext, type Context, type ContextDat
 import { LoopClosedError, RuntimeError } from "./errors.js";
 import { createDefaultExecutor, isExecutor, type Executor, type ExecutorFn } from "./executor-types.js";
 import { EMPTY_DATA, als, state, type Frame } from "./frame.js";
-import { Future } from "./future.js";
+import { Future, kResumes, kStalledAt } from "./future.js";
 import { Handle, TimerHandle, kRun, type Runnable, type TimerOwner } from "./handle.js";
 import { channels, debug as debugLog, logger } from "./log.js";
 import { ReadyQueue } from "./ready-queue.js";
@@ -31,6 +31,7 @@ import {
   kLogDestroyPending,
   kMailbox,
   kNextTask,
+  kScheduleCall,
   kPrevTask,
   kTaskAdd,
   kTaskOf,
@@ -151,6 +152,7 @@ export class EventLoop {
   #nodeTimerWhen = NaN;
   #stepTask: Task<unknown> | null = null;
   #stepOpen = false;
+  #stepTicks = 16;
   readonly #callbackFrame: Frame = { loop: this, task: null, ctx: null, data: EMPTY_DATA };
   readonly #onNodeTimer = (): void => {
     this.#nodeTimer = null;
@@ -633,10 +635,22 @@ export class EventLoop {
     if (this.#parked) this.#wake();
   }
 
-  /** @internal a task's step starts: the runner waits for `kStepEnd` before the next callback. */
-  [kStepBegin](task: Task<unknown>): void {
+  /** @internal `callSoon(cb, ...args)` with the arguments already in an array (the mailbox's case). */
+  [kScheduleCall](cb: (...args: unknown[]) => unknown, args: unknown[], ctx: Context | null): Handle {
+    const handle = ctx === null ? new Handle(cb, args, null, currentData()) : new Handle(cb, args, ctx, EMPTY_DATA);
+    this.#ready.push(handle);
+    if (this.#parked) this.#wake();
+    return handle;
+  }
+
+  /**
+   * @internal a task's step starts: the runner waits for `kStepEnd` before the next callback, at
+   * most `ticks` microtask ticks (0: `stepHandshakeTicks`).
+   */
+  [kStepBegin](task: Task<unknown>, ticks = 0): void {
     this.#stepTask = task;
     this.#stepOpen = true;
+    this.#stepTicks = ticks === 0 ? this.stepHandshakeTicks : ticks;
   }
 
   /** @internal `task` suspended on a loop future or settled. */
@@ -718,7 +732,9 @@ export class EventLoop {
           // The step handshake: let the woken task run its microtasks until it suspends again.
           let ticks = 0;
           do {
-            if (++ticks > this.stepHandshakeTicks) {
+            if (++ticks > this.#stepTicks) {
+              const stalled = this.#stepTask;
+              if (stalled !== null) stalled[kStalledAt] = stalled[kResumes];
               this.#stepOpen = false;
               this.#stepTask = null;
               break;

@@ -112,9 +112,13 @@ export class PoolExecutor implements Executor, AsyncDisposable {
     this.#defaultModule = options.filename === undefined ? null : moduleHref(options.filename);
     this.#terminateOnCancel = options.terminateOnCancel === true;
     const maxThreads = options.maxThreads ?? Math.max(1, availableParallelism());
+    // When piscina aborts a running task it terminates the worker, and with no thread left it does
+    // not start one for the tasks still queued (piscina#805): they would wait forever. A pool that
+    // terminates on cancel therefore keeps one thread.
+    const minThreads = Math.max(options.minThreads ?? 0, this.#terminateOnCancel ? 1 : 0);
     this.#pool = new Piscina<ExecutorTask, ExecutorReply>({
       filename: workerFile,
-      minThreads: Math.min(options.minThreads ?? 0, maxThreads),
+      minThreads: Math.min(minThreads, maxThreads),
       maxThreads,
       idleTimeout: options.idleTimeout ?? 10_000,
       maxQueue: options.maxQueue ?? "auto",

@@ -35,34 +35,43 @@ import {
   type Mailbox,
 } from "./mailbox.js";
 import type { Task } from "./task.js";
+import { kMarkRetrieved, kScheduleCall } from "./symbols.js";
 import { checkFunction, checkString, typeError } from "./validate.js";
 import { channels } from "./log.js";
 import { exposeOnPort, wrapPort } from "./comlink-bridge.js";
 
-// Operations, sender -> loop. Arrays clone faster than objects with repeated keys.
-const OP_CALL = 0;
-const OP_RUN = 1;
-const OP_CANCEL = 2;
+// Operations, sender -> loop. A message is one flat array of operations, each an op code followed
+// by its fields (OP_FIELDS says how many): one array to clone and revive per batch, not one per
+// call. A sender names each target once (OP_DEFINE) and then refers to it by number.
+const OP_CALL = 0; // target id, args, context entries | 0
+const OP_RUN = 1; // call id, target id, args, context entries | 0
+const OP_CANCEL = 2; // call id, message
 const OP_STOP = 3;
-const OP_ATTACH = 4;
+const OP_ATTACH = 4; // port
 const OP_DETACH = 5;
-const OP_WRAP = 6;
+const OP_WRAP = 6; // port
+const OP_DEFINE = 7; // target id, target name
+const OP_FIELDS = [4, 5, 3, 1, 2, 1, 2, 3];
 
-// Replies, loop -> sender: [id, kind, payload].
+/** A batch goes out once it holds this many operations, so the receiver can start on it. */
+const MAX_OPS_PER_MESSAGE = 512;
+
+// Replies, loop -> sender: flat triples [call id, kind, payload, ...].
 const R_OK = 0;
 const R_ERROR = 1;
 const R_CANCELLED = 2;
 
-type ContextEntries = Array<[string, unknown]> | null;
+type ContextEntries = Array<[string, unknown]> | 0;
 type Op =
-  | [typeof OP_CALL, string, unknown[], ContextEntries]
-  | [typeof OP_RUN, number, string, unknown[], ContextEntries]
+  | [typeof OP_CALL, number, unknown[], ContextEntries]
+  | [typeof OP_RUN, number, number, unknown[], ContextEntries]
   | [typeof OP_CANCEL, number, string]
   | [typeof OP_STOP]
   | [typeof OP_ATTACH, MessagePort]
   | [typeof OP_DETACH]
-  | [typeof OP_WRAP, MessagePort];
-type Reply = [number, typeof R_OK | typeof R_ERROR | typeof R_CANCELLED, unknown];
+  | [typeof OP_WRAP, MessagePort]
+  | [typeof OP_DEFINE, number, string];
+type ReplyKind = typeof R_OK | typeof R_ERROR | typeof R_CANCELLED;
 
 /**
  * Carries the values of chosen context variables with a cross-thread call; pass it as the last
@@ -93,7 +102,7 @@ export function carryContext(...vars: ContextVar<unknown>[]): ContextCarrier {
 
 function splitCarrier(args: unknown[]): ContextEntries {
   const last = args.length > 0 ? args[args.length - 1] : undefined;
-  if (!(last instanceof ContextCarrier)) return null;
+  if (!(last instanceof ContextCarrier)) return 0;
   args.pop();
   return contextEntries(last.vars);
 }
@@ -105,13 +114,21 @@ function encodeArgs(args: unknown[], target: string, transfers: Transferable[]):
 // ---------------------------------------------------------------- the loop's side
 
 /** What a loop exposes to other threads, and the state of calls it is running for them. */
+/** What the loop knows about one sender's channel. */
+interface SenderState {
+  /** Target names by the numbers this sender gave them (OP_DEFINE). */
+  readonly targets: string[];
+  /** Tasks running for this sender's `runCoroutineThreadsafe` calls, by call id (for OP_CANCEL). */
+  readonly tasks: Map<number, Task<unknown>>;
+}
+
 export class LoopEndpoint {
   readonly loop: EventLoop;
   readonly mailbox: Mailbox;
   readonly exposed = new Map<string, (...args: never[]) => unknown>();
   exposedObject: object | null = null;
-  readonly #running = new Map<MessagePort, Map<number, Task<unknown>>>();
-  readonly #replies = new Map<MessagePort, { replies: Reply[]; transfers: Transferable[] }>();
+  readonly #senders = new Map<MessagePort, SenderState>();
+  readonly #replies = new Map<MessagePort, { items: unknown[]; transfers: Transferable[] }>();
   #flushScheduled = false;
   readonly #cleanups: Array<() => void> = [];
   readonly localHandle: LoopHandle;
@@ -121,7 +138,7 @@ export class LoopEndpoint {
     this.mailbox = mailboxOf(loop);
     this.mailbox.setDispatcher(
       (message, port) => {
-        this.#dispatch(message as Op[], port);
+        this.#dispatch(message as unknown[], port);
       },
       () => {
         this.#onClose();
@@ -130,33 +147,57 @@ export class LoopEndpoint {
     this.localHandle = new LoopHandle(this.mailbox.control, this.mailbox.threadName, null, this);
   }
 
-  #dispatch(batch: Op[], port: MessagePort): void {
-    for (const op of batch) {
-      switch (op[0]) {
+  #sender(port: MessagePort): SenderState {
+    let sender = this.#senders.get(port);
+    if (sender === undefined) this.#senders.set(port, (sender = { targets: [], tasks: new Map() }));
+    return sender;
+  }
+
+  #dispatch(batch: unknown[], port: MessagePort): void {
+    const sender = this.#sender(port);
+    const n = batch.length;
+    for (let i = 0; i < n; ) {
+      const op = batch[i] as number;
+      switch (op) {
         case OP_CALL:
-          this.#call(op[1], decodeValue(op[2]) as unknown[], op[3]);
+          this.#call(sender.targets[batch[i + 1] as number] as string, batch[i + 2] as unknown[], batch[i + 3] as ContextEntries);
           break;
         case OP_RUN:
-          this.#run(port, op[1], op[2], decodeValue(op[3]) as unknown[], op[4]);
+          this.#run(
+            port,
+            sender,
+            batch[i + 1] as number,
+            sender.targets[batch[i + 2] as number] as string,
+            batch[i + 3] as unknown[],
+            batch[i + 4] as ContextEntries,
+          );
           break;
-        case OP_CANCEL:
-          this.#running.get(port)?.get(op[1])?.cancel(op[2] === "" ? undefined : op[2]);
+        case OP_CANCEL: {
+          const msg = batch[i + 2] as string;
+          sender.tasks.get(batch[i + 1] as number)?.cancel(msg === "" ? undefined : msg);
           break;
+        }
         case OP_STOP:
           if (!this.loop.isClosed()) this.loop.stop();
           break;
         case OP_ATTACH:
-          this.mailbox.addPort(op[1]);
+          this.mailbox.addPort(batch[i + 1] as MessagePort);
           break;
         case OP_DETACH:
           this.mailbox.removePort(port);
-          this.#running.delete(port);
+          this.#senders.delete(port);
           port.close();
-          break;
+          return;
         case OP_WRAP:
-          exposeOnPort(this, op[1]);
+          exposeOnPort(this, batch[i + 1] as MessagePort);
           break;
+        case OP_DEFINE:
+          sender.targets[batch[i + 1] as number] = batch[i + 2] as string;
+          break;
+        default:
+          throw new TypeError(`multiloop: unknown mailbox operation ${String(op)}`);
       }
+      i += OP_FIELDS[op] as number;
     }
   }
 
@@ -177,19 +218,18 @@ export class LoopEndpoint {
   }
 
   /** `callSoonThreadsafe`: a plain callback, like asyncio's. */
-  #call(target: string, args: unknown[], ctx: ContextEntries): void {
+  #call(target: string, encodedArgs: unknown[], ctx: ContextEntries): void {
     if (this.loop.isClosed()) return;
     const fn = this.#lookup(target);
     if (fn === undefined) {
       this.loop.callExceptionHandler({ message: "callSoonThreadsafe() into this loop failed", exception: this.#unknownTarget(target) });
       return;
     }
-    const run = (): unknown => (fn as (...a: unknown[]) => unknown)(...args);
-    if (ctx === null) this.loop.callSoon(run);
-    else contextFromEntries(ctx).run(() => this.loop.callSoon(run));
+    const args = decodeValue(encodedArgs) as unknown[];
+    this.loop[kScheduleCall](fn as (...a: unknown[]) => unknown, args, ctx === 0 ? null : contextFromEntries(ctx));
   }
 
-  #run(port: MessagePort, id: number, target: string, args: unknown[], ctx: ContextEntries): void {
+  #run(port: MessagePort, sender: SenderState, id: number, target: string, encodedArgs: unknown[], ctx: ContextEntries): void {
     if (this.loop.isClosed()) {
       this.#reply(port, id, R_ERROR, toEnvelope(new LoopClosedError(), this.mailbox.threadName));
       return;
@@ -202,16 +242,16 @@ export class LoopEndpoint {
       this.#reply(port, id, R_ERROR, envelope);
       return;
     }
+    const args = decodeValue(encodedArgs) as unknown[];
     let task: Task<unknown>;
     try {
-      const options = ctx === null ? { name: target } : { name: target, context: contextFromEntries(ctx) };
+      const options = ctx === 0 ? { name: target } : { name: target, context: contextFromEntries(ctx) };
       task = this.loop.createTask(() => (fn as (...a: unknown[]) => unknown)(...args), options);
     } catch (err) {
       this.#reply(port, id, R_ERROR, toEnvelope(err, this.mailbox.threadName));
       return;
     }
-    let tasks = this.#running.get(port);
-    if (tasks === undefined) this.#running.set(port, (tasks = new Map<number, Task<unknown>>()));
+    const tasks = sender.tasks;
     tasks.set(id, task);
     task.addDoneCallback((t) => {
       tasks.delete(id);
@@ -225,8 +265,8 @@ export class LoopEndpoint {
         this.#reply(port, id, R_CANCELLED, message);
         return;
       }
-      const exc = t.exception();
-      if (exc !== null) this.#reply(port, id, R_ERROR, toEnvelope(exc, this.mailbox.threadName));
+      const failure = t[kMarkRetrieved]();
+      if (failure !== undefined) this.#reply(port, id, R_ERROR, toEnvelope(failure.error, this.mailbox.threadName));
       else this.#reply(port, id, R_OK, t.result(), target);
     });
   }
@@ -235,14 +275,14 @@ export class LoopEndpoint {
   runLocal<T>(target: string, args: unknown[]): ConcurrentFuture<T> {
     const fn = this.#lookup(target);
     if (fn === undefined) {
-      const cf = new ConcurrentFuture<T>(`${target}()`, null);
+      const cf = new ConcurrentFuture<T>(target, this.mailbox.threadName, null);
       const envelope = toEnvelope(this.#unknownTarget(target), this.mailbox.threadName);
       envelope.forceRemote = true;
       cf[kSettle]({ state: "failed", error: fromEnvelope(envelope) });
       return cf;
     }
     const task = this.loop.createTask(() => (fn as (...a: unknown[]) => unknown)(...args), { name: target }) as Task<T>;
-    const cf = new ConcurrentFuture<T>(`${target}() in thread '${this.mailbox.threadName}'`, (msg) => {
+    const cf = new ConcurrentFuture<T>(target, this.mailbox.threadName, (msg) => {
       task.cancel(msg === "" ? undefined : msg);
     });
     task.addDoneCallback((t) => {
@@ -254,12 +294,18 @@ export class LoopEndpoint {
   }
 
   callLocal(target: string, args: unknown[]): void {
-    this.#call(target, args, null);
+    if (this.loop.isClosed()) return;
+    const fn = this.#lookup(target);
+    if (fn === undefined) {
+      this.loop.callExceptionHandler({ message: "callSoonThreadsafe() into this loop failed", exception: this.#unknownTarget(target) });
+      return;
+    }
+    this.loop[kScheduleCall](fn as (...a: unknown[]) => unknown, args, null);
   }
 
-  #reply(port: MessagePort, id: number, kind: Reply[1], payload: unknown, target = ""): void {
+  #reply(port: MessagePort, id: number, kind: ReplyKind, payload: unknown, target = ""): void {
     let outbox = this.#replies.get(port);
-    if (outbox === undefined) this.#replies.set(port, (outbox = { replies: [], transfers: [] }));
+    if (outbox === undefined) this.#replies.set(port, (outbox = { items: [], transfers: [] }));
     let value = payload;
     if (kind === R_OK) {
       try {
@@ -269,7 +315,7 @@ export class LoopEndpoint {
         value = toEnvelope(err, this.mailbox.threadName);
       }
     }
-    outbox.replies.push([id, kind, value]);
+    outbox.items.push(id, kind, value);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(this.#flushReplies);
@@ -278,17 +324,18 @@ export class LoopEndpoint {
 
   readonly #flushReplies = (): void => {
     this.#flushScheduled = false;
-    for (const [port, { replies, transfers }] of this.#replies) {
+    for (const [port, { items, transfers }] of this.#replies) {
       try {
-        port.postMessage(replies, transfers);
+        port.postMessage(items, transfers);
       } catch {
-        // One reply could not be cloned: send them one by one, the bad ones as TypeErrors.
-        for (const reply of replies) {
+        // One result could not be cloned: send them one by one, the bad ones as TypeErrors.
+        for (let i = 0; i < items.length; i += 3) {
+          const reply = items.slice(i, i + 3);
           try {
-            port.postMessage([reply]);
+            port.postMessage(reply);
           } catch (err) {
             const error = new TypeError(`The result cannot be sent back to the calling thread: ${(err as Error).message}`);
-            port.postMessage([[reply[0], R_ERROR, toEnvelope(error, this.mailbox.threadName)]]);
+            port.postMessage([reply[0], R_ERROR, toEnvelope(error, this.mailbox.threadName)]);
           }
         }
       }
@@ -305,7 +352,7 @@ export class LoopEndpoint {
     // The loop closed: tasks it never finished will not answer; their callers learn it from the
     // ports closing. Replies already queued still go out first.
     this.#flushReplies();
-    this.#running.clear();
+    this.#senders.clear();
     for (const fn of this.#cleanups.splice(0)) fn();
   }
 }
@@ -325,8 +372,7 @@ function decodeError(envelope: unknown): unknown {
   return isEnvelope(envelope) ? fromEnvelope(envelope) : envelope;
 }
 
-function cloneFailure(op: Op, err: unknown): TypeError {
-  const target = op[0] === OP_CALL ? op[1] : op[0] === OP_RUN ? op[2] : "(internal)";
+function cloneFailure(target: string, err: unknown): TypeError {
   return new TypeError(
     `Cannot send the arguments of '${target}' to another thread: ${(err as Error).message}. ` +
       "Arguments and results cross threads by structured clone; pass plain data instead.",
@@ -345,8 +391,11 @@ class Channel {
   readonly port: MessagePort;
   readonly control: Int32Array;
   readonly threadName: string;
-  #outbox: Op[] | null = null;
+  /** Operations of the current job not sent yet, flat (see OP_FIELDS); null: none queued. */
+  #outbox: unknown[] | null = null;
+  #outboxOps = 0;
   #transfers: Transferable[] = [];
+  readonly #targets = new Map<string, number>();
   readonly #pending = new Map<number, ConcurrentFuture<unknown>>();
   #nextId = 1;
   #portClosed = false;
@@ -374,39 +423,57 @@ class Channel {
     throw this.#deathError(null);
   }
 
+  /** The number this channel gave `target`, defining it on first use. */
+  #targetId(target: string): number {
+    let id = this.#targets.get(target);
+    if (id === undefined) {
+      id = this.#targets.size;
+      this.#targets.set(target, id);
+      this.post([OP_DEFINE, id, target]);
+    }
+    return id;
+  }
+
   /**
    * Sends `op`. The first op of a job goes out at once (no added latency for a lone call); the
-   * ones that follow in the same job are batched into one message sent when the job ends, so a
-   * burst costs two messages and at most two wake-ups whatever its size.
+   * ones that follow in the same job are batched, flat, into messages of at most
+   * MAX_OPS_PER_MESSAGE operations, the last one sent when the job ends. A burst costs a few
+   * messages and a few wake-ups whatever its size, and the loop can start on it early.
    */
   post(op: Op, transfers?: readonly Transferable[]): void {
-    if (this.#outbox !== null) {
-      this.#outbox.push(op);
+    const outbox = this.#outbox;
+    if (outbox !== null) {
+      for (let i = 0; i < op.length; i++) outbox.push(op[i]);
       if (transfers !== undefined && transfers.length > 0) this.#transfers.push(...transfers);
+      if (++this.#outboxOps >= MAX_OPS_PER_MESSAGE) this.#sendOutbox();
       return;
     }
     this.#outbox = [];
     queueMicrotask(this.flush);
     try {
-      this.port.postMessage([op], transfers ?? []);
+      this.port.postMessage(op, transfers ?? []);
     } catch (err) {
-      // Sent at once, so it can fail at the call site, as it should.
-      throw cloneFailure(op, err);
+      // Sent at once, so it fails at the call site, as it should.
+      this.#outbox = null;
+      throw cloneFailure(this.#targetNameOf(op), err);
     }
     signalPosted(this.control, 1);
   }
 
+  /** Ends the current job's batch: sends what is queued. */
   readonly flush = (): void => {
-    const outbox = this.#outbox;
-    if (outbox === null) return;
+    if (this.#outbox === null) return;
+    this.#sendOutbox();
     this.#outbox = null;
-    if (outbox.length === 0) return;
-    const transfers = this.#transfers;
-    this.#transfers = [];
-    this.#send(outbox, transfers);
   };
 
-  #send(ops: Op[], transfers: readonly Transferable[]): void {
+  #sendOutbox(): void {
+    const ops = this.#outbox as unknown[];
+    if (this.#outboxOps === 0) return;
+    const transfers = this.#transfers;
+    this.#outbox = [];
+    this.#outboxOps = 0;
+    this.#transfers = [];
     try {
       this.port.postMessage(ops, transfers);
     } catch (err) {
@@ -418,16 +485,25 @@ class Channel {
     signalPosted(this.control, 1);
   }
 
-  #postOneByOne(outbox: Op[], firstError: unknown): void {
+  #targetNameOf(op: readonly unknown[]): string {
+    const id = op[0] === OP_CALL ? op[1] : op[0] === OP_RUN ? op[2] : undefined;
+    for (const [name, n] of this.#targets) if (n === id) return name;
+    return "(internal)";
+  }
+
+  #postOneByOne(ops: unknown[], firstError: unknown): void {
     let posted = 0;
-    for (const op of outbox) {
+    for (let i = 0; i < ops.length; ) {
+      const code = ops[i] as number;
+      const op = ops.slice(i, i + (OP_FIELDS[code] as number));
+      i += op.length;
       try {
-        const transfers = op[0] === OP_ATTACH || op[0] === OP_WRAP ? [op[1]] : [];
-        this.port.postMessage([op], transfers);
+        const transfers = code === OP_ATTACH || code === OP_WRAP ? [op[1] as MessagePort] : [];
+        this.port.postMessage(op, transfers);
         posted++;
       } catch (err) {
-        const error = cloneFailure(op, err ?? firstError);
-        if (op[0] === OP_RUN) this.#settle(op[1], { state: "failed", error });
+        const error = cloneFailure(this.#targetNameOf(op), err ?? firstError);
+        if (code === OP_RUN) this.#settle(op[1] as number, { state: "failed", error });
         else process.emitWarning(error.message, { type: "MultiloopWarning", code: "MULTILOOP_UNSENDABLE_CALL" });
       }
     }
@@ -440,14 +516,21 @@ class Channel {
     const transfers: Transferable[] = [];
     const encoded = encodeArgs(args, target, transfers);
     const id = this.#nextId++;
-    const cf = new ConcurrentFuture<T>(`${target}() in thread '${this.threadName}'`, (msg) => {
+    const cf = new ConcurrentFuture<T>(target, this.threadName, (msg) => {
       this.#pending.delete(id);
       this.#untrack();
       if (!this.closed) this.post([OP_CANCEL, id, msg]);
     });
     this.#pending.set(id, cf as ConcurrentFuture<unknown>);
     this.#track();
-    this.post([OP_RUN, id, target, encoded, ctx], transfers);
+    const targetId = this.#targetId(target);
+    try {
+      this.post([OP_RUN, id, targetId, encoded, ctx], transfers);
+    } catch (err) {
+      this.#pending.delete(id);
+      this.#untrack();
+      throw err;
+    }
     return cf;
   }
 
@@ -456,7 +539,7 @@ class Channel {
     const ctx = splitCarrier(args);
     const transfers: Transferable[] = [];
     const encoded = encodeArgs(args, target, transfers);
-    this.post([OP_CALL, target, encoded, ctx], transfers);
+    this.post([OP_CALL, this.#targetId(target), encoded, ctx], transfers);
   }
 
   #track(): void {
@@ -476,7 +559,11 @@ class Channel {
   }
 
   readonly #onReplies = (message: unknown): void => {
-    for (const [id, kind, payload] of message as Reply[]) {
+    const items = message as unknown[];
+    for (let i = 0; i < items.length; i += 3) {
+      const id = items[i] as number;
+      const kind = items[i + 1] as ReplyKind;
+      const payload = items[i + 2];
       if (kind === R_OK) this.#settle(id, { state: "finished", value: decodeValue(payload) });
       else if (kind === R_ERROR) this.#settle(id, { state: "failed", error: decodeError(payload) });
       else this.#settle(id, { state: "cancelled", message: payload as string });
@@ -518,7 +605,7 @@ class Channel {
   detach(): void {
     if (this.#portClosed) return;
     try {
-      this.port.postMessage([[OP_DETACH]]);
+      this.port.postMessage([OP_DETACH]);
       signalPosted(this.control, 1);
     } catch {
       // The port may already be closed by the other side.

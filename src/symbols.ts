@@ -31,3 +31,4 @@ export const kReportUnretrieved = Symbol("multiloop.reportUnretrieved");
 export const kMailbox = Symbol("multiloop.mailbox");
 export const kWake = Symbol("multiloop.wake");
 export const kData = Symbol("multiloop.contextData");
+export const kScheduleCall = Symbol("multiloop.scheduleCall");

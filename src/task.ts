@@ -16,7 +16,7 @@
 import { CancelledError, LoopClosedError, RuntimeError } from "./errors.js";
 import { Context, currentData } from "./context.js";
 import { EMPTY_DATA, als, type Frame } from "./frame.js";
-import { Future, isLoop, kResumes, type FutureOptions } from "./future.js";
+import { Future, isLoop, kResumes, kStalledAt, type FutureOptions } from "./future.js";
 import { pyStr } from "./format.js";
 import { kRun, type Runnable } from "./handle.js";
 import {
@@ -98,6 +98,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   [kMustCancel] = false;
   /** How many times the task was woken up (see Wakeup in future.ts). */
   [kResumes] = 0;
+  [kStalledAt] = -1;
   [kLogDestroyPending] = true;
   [kPrevTask]: Task<unknown> | null = null;
   [kNextTask]: Task<unknown> | null = null;

@@ -120,8 +120,10 @@ describe("runInExecutor", () => {
     try {
       await run(async () => {
         const loop = getRunningLoop();
-        const started = loop.runInExecutor(harsh, { filename: fns, name: "spin" }, 10_000);
-        await sleep(100);
+        const flag = new Int32Array(new SharedArrayBuffer(4));
+        const started = loop.runInExecutor(harsh, { filename: fns, name: "signalAndSpin" }, flag, 10_000);
+        // Cancel only once it really runs (then piscina must end the worker, and replace it).
+        while (Atomics.load(flag, 0) === 0) await sleep(1);
         started.cancel();
         await expect(started).rejects.toBeInstanceOf(CancelledError);
         // The pool replaces the worker it had to end: the next call still works.
