@@ -77,3 +77,29 @@ export type { ContextVarOptions } from "./context.js";
 // ---- Other threads ----
 
 // ---- Networking and processes ----
+export {
+  BrokenPipeError,
+  ConnectionAbortedError,
+  ConnectionError,
+  ConnectionRefusedError,
+  ConnectionResetError,
+  FileNotFoundError,
+  GaiError,
+  OSError,
+  PermissionError,
+  ProcessLookupError,
+} from "./errors.js";
+export type { BufferedProtocol, Protocol } from "./net/protocol.js";
+export { Transport } from "./net/transport.js";
+export { Server } from "./net/server.js";
+export type {
+  CreateConnectionOptions,
+  CreateServerOptions,
+  CreateUnixServerOptions,
+  SocketAddress,
+} from "./net/connection.js";
+import { EventLoop as EventLoopClass } from "./event-loop.js";
+import { installNetworking } from "./net/install.js";
+// The core (event-loop.ts) must not import the networking layer, so the loop's networking methods
+// (createServer, createConnection, ...) are attached here, once, when the package is loaded.
+installNetworking(EventLoopClass.prototype);
