@@ -103,3 +103,10 @@ import { installNetworking } from "./net/install.js";
 // The core (event-loop.ts) must not import the networking layer, so the loop's networking methods
 // (createServer, createConnection, ...) are attached here, once, when the package is loaded.
 installNetworking(EventLoopClass.prototype);
+export { StreamReader, DEFAULT_LIMIT } from "./streams/reader.js";
+export type { Separator, StreamReaderOptions } from "./streams/reader.js";
+export { StreamWriter } from "./streams/writer.js";
+export { StreamReaderProtocol } from "./streams/protocol.js";
+export type { ClientConnectedCallback } from "./streams/protocol.js";
+export { openConnection, openUnixConnection, startServer, startUnixServer } from "./streams/open.js";
+export type { OpenConnectionOptions, StartServerOptions, StartUnixServerOptions } from "./streams/open.js";
