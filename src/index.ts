@@ -110,3 +110,5 @@ export { StreamReaderProtocol } from "./streams/protocol.js";
 export type { ClientConnectedCallback } from "./streams/protocol.js";
 export { openConnection, openUnixConnection, startServer, startUnixServer } from "./streams/open.js";
 export type { OpenConnectionOptions, StartServerOptions, StartUnixServerOptions } from "./streams/open.js";
+export { Process, createSubprocessExec, createSubprocessShell } from "./subprocess.js";
+export type { StdioSetting, SubprocessOptions } from "./subprocess.js";

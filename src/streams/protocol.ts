@@ -32,7 +32,7 @@ export class StreamReaderProtocol implements Protocol {
   #connectionLost = false;
   readonly #closed: Future<void>;
 
-  constructor(reader: StreamReader, clientConnected: ClientConnectedCallback | null, loop: EventLoop) {
+  constructor(reader: StreamReader | null, clientConnected: ClientConnectedCallback | null, loop: EventLoop) {
     this.#loop = loop;
     this.#reader = reader;
     this.#clientConnected = clientConnected;
