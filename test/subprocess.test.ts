@@ -139,7 +139,7 @@ describe("createSubprocessExec / createSubprocessShell", () => {
 
   it("checks arguments with asyncio's messages", async () => {
     await run(async () => {
-      const bad = (o: Record<string, unknown>): SubprocessOptions => o as SubprocessOptions;
+      const bad = (o: Record<string, unknown>): SubprocessOptions => o;
       await expect(createSubprocessExec("true", [], bad({ text: true }))).rejects.toThrow(new RangeError("text must be False"));
       await expect(createSubprocessExec("true", [], bad({ encoding: "utf8" }))).rejects.toThrow("encoding must be None");
       await expect(createSubprocessExec("true", [], bad({ universalNewlines: true }))).rejects.toThrow(
