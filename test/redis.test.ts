@@ -2,70 +2,24 @@
  * The Redis example against a real redis-server (Debian package `redis-server`; .ci/run installs
  * it), started here on 127.0.0.1 and a free port, without persistence, and stopped in afterAll.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import net from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConnectionError, gather, run, sleep } from "multiloop";
 // The examples are imported from dist/, like their own entry points run.
 import { Push, RedisClient, RedisError, RespParser, encodeCommand, type RespValue } from "../dist/examples/redis/client.js";
 import { main as redisDemo } from "../dist/examples/redis/index.js";
+import { spawnRedisServer, type PlainRedisServer } from "../dist/examples/redis/server-process.js";
 
-let server: ChildProcess | null = null;
+let server: PlainRedisServer | null = null;
 let port = 0;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const p = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(p));
-    });
-  });
-}
-
-function accepts(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(p, "127.0.0.1");
-    s.once("connect", () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once("error", () => resolve(false));
-  });
-}
-
 beforeAll(async () => {
-  for (let attempt = 0; attempt < 4 && server === null; attempt++) {
-    port = await freePort();
-    const child = spawn(
-      "redis-server",
-      ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--enable-debug-command", "yes"],
-      { stdio: "ignore" },
-    );
-    const failed = new Promise<boolean>((resolve) => {
-      child.once("error", () => resolve(true));
-      child.once("exit", () => resolve(true));
-    });
-    let up = false;
-    for (let i = 0; i < 200 && !up; i++) {
-      up = await Promise.race([accepts(port), failed.then(() => false)]);
-      if (!up && (child.exitCode !== null || child.signalCode !== null || child.pid === undefined)) break;
-      if (!up) await new Promise((r) => setTimeout(r, 25));
-    }
-    if (up) server = child;
-    else child.kill("SIGKILL");
-  }
-  if (server === null) throw new Error("could not start redis-server (is the redis-server package installed?)");
+  server = await spawnRedisServer();
+  port = server.port;
 }, 20_000);
 
 afterAll(async () => {
-  const child = server;
-  if (child === null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await exited;
+  await server?.stop();
 }, 20_000);
 
 const T = 15_000;

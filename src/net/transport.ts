@@ -48,6 +48,53 @@ export interface TransportOwner {
   transportLost(transport: Transport): void;
 }
 
+/**
+ * Collects the transports that got socket events during one turn of Node's event loop and hands
+ * them to their loop together, from a `setImmediate` (Node's check phase, right after the poll
+ * phase that delivered the events). Scheduling each transport with `callSoon` directly would wake
+ * the loop in the microtask checkpoint after every single event, so 64 busy connections would cost
+ * 64 loop iterations; batched, they cost one. Order is kept: transports are scheduled in the order
+ * their first event arrived, and each transport delivers its own events in order.
+ */
+class IoBatch {
+  readonly #loop: EventLoop;
+  #pending: Transport[] = [];
+  #armed = false;
+
+  constructor(loop: EventLoop) {
+    this.#loop = loop;
+  }
+
+  add(transport: Transport): void {
+    this.#pending.push(transport);
+    if (!this.#armed) {
+      this.#armed = true;
+      setImmediate(this.#flush);
+    }
+  }
+
+  readonly #flush = (): void => {
+    this.#armed = false;
+    const pending = this.#pending;
+    this.#pending = [];
+    const closed = this.#loop.isClosed();
+    for (const t of pending) t[kDispatch](closed);
+  };
+}
+
+const batches = new WeakMap<EventLoop, IoBatch>();
+
+function batchOf(loop: EventLoop): IoBatch {
+  let batch = batches.get(loop);
+  if (batch === undefined) {
+    batch = new IoBatch(loop);
+    batches.set(loop, batch);
+  }
+  return batch;
+}
+
+const kDispatch = Symbol("multiloop.net.dispatch");
+
 function setWaiterResult(waiter: Future<void>): void {
   if (!waiter.done()) waiter.setResult(undefined);
 }
@@ -71,6 +118,7 @@ export class Transport {
   readonly #marker: ContextMarker;
   readonly #extra: Record<string, unknown>;
   readonly #owner: TransportOwner | null;
+  readonly #batch: IoBatch;
   #waiter: Future<void> | null = null;
   #made = false;
   /** close(), abort() or a fatal error happened: no more protocol data callbacks. */
@@ -104,6 +152,7 @@ export class Transport {
     this.#marker = withContext(copyContext());
     this.#extra = { ...extra, socket };
     this.#owner = owner;
+    this.#batch = batchOf(loop);
     socket.on("data", this.#onData);
     socket.on("end", this.#onEnd);
     socket.on("error", this.#onError);
@@ -331,14 +380,21 @@ export class Transport {
     }
   };
 
+  /** Arranges one delivery callback for whatever arrived (see `IoBatch`). */
   #schedule(): void {
     if (this.#deliveryScheduled) return;
-    if (this.#loop.isClosed()) {
+    this.#deliveryScheduled = true;
+    this.#batch.add(this);
+  }
+
+  /** @internal the batch's turn: queue the delivery on the loop. */
+  [kDispatch](loopClosed: boolean): void {
+    if (loopClosed) {
       // Nobody can run the protocol any more; release the socket so the thread can exit.
+      this.#deliveryScheduled = false;
       this.#socket.destroy();
       return;
     }
-    this.#deliveryScheduled = true;
     this.#loop.callSoon(this.#deliver, this.#marker);
   }
 

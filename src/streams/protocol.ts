@@ -111,6 +111,11 @@ export class StreamReaderProtocol implements Protocol {
     for (const waiter of this.#drainWaiters) if (!waiter.done()) waiter.setResult(undefined);
   }
 
+  /** @internal whether `drainHelper()` would wait or throw (so `drain()` can skip it). */
+  mustWait(): boolean {
+    return this.#paused || this.#connectionLost;
+  }
+
   /** @internal what `StreamWriter.drain()` waits on after its own checks. */
   async drainHelper(): Promise<void> {
     if (this.#connectionLost) throw connectionLost();

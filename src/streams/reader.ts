@@ -86,7 +86,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const waiter = this.#waiter;
     if (waiter !== null) {
       this.#waiter = null;
-      if (!waiter.cancelled()) waiter.setException(exc);
+      if (!waiter.done()) waiter.setException(exc);
     }
   }
 
@@ -125,10 +125,16 @@ export class StreamReader implements AsyncIterable<Buffer> {
    * Reads up to `n` bytes: as soon as at least one byte is buffered (`n > 0`), everything until EOF
    * (`n < 0`, the default), or nothing (`n === 0`). At EOF returns an empty buffer.
    */
-  async read(n = -1): Promise<Buffer> {
-    if (typeof n !== "number" || Number.isNaN(n)) throw typeError("n", "a number", n);
-    if (this.#exception !== null) throw this.#exception;
-    if (n === 0) return EMPTY;
+  read(n = -1): Promise<Buffer> {
+    if (typeof n !== "number" || Number.isNaN(n)) return Promise.reject(typeError("n", "a number", n));
+    if (this.#exception !== null) return Promise.reject(this.#exception);
+    if (n === 0) return Promise.resolve(EMPTY);
+    // Fast path (no async frame): bytes are buffered already, or EOF.
+    if (n > 0 && (this.#buffer.length > 0 || this.#eof)) return Promise.resolve(this.#take(Math.min(n, this.#buffer.length)));
+    return this.#readSlow(n);
+  }
+
+  async #readSlow(n: number): Promise<Buffer> {
     if (n < 0) {
       // Block by block (as asyncio), so the transport's flow control keeps working meanwhile.
       const blocks: Buffer[] = [];
@@ -139,7 +145,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
       }
       return blocks.length === 1 ? (blocks[0] as Buffer) : Buffer.concat(blocks);
     }
-    if (this.#buffer.length === 0 && !this.#eof) await this.#waitForData("read");
+    await this.#waitForData("read");
     return this.#take(Math.min(n, this.#buffer.length));
   }
 
@@ -207,11 +213,16 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   /** Reads exactly `n` bytes; EOF first throws `IncompleteReadError` (the buffer is emptied). */
-  async readexactly(n: number): Promise<Buffer> {
-    if (typeof n !== "number" || Number.isNaN(n)) throw typeError("n", "a number", n);
-    if (n < 0) throw new RangeError("readexactly size can not be less than zero");
-    if (this.#exception !== null) throw this.#exception;
-    if (n === 0) return EMPTY;
+  readexactly(n: number): Promise<Buffer> {
+    if (typeof n !== "number" || Number.isNaN(n)) return Promise.reject(typeError("n", "a number", n));
+    if (n < 0) return Promise.reject(new RangeError("readexactly size can not be less than zero"));
+    if (this.#exception !== null) return Promise.reject(this.#exception);
+    if (n === 0) return Promise.resolve(EMPTY);
+    if (this.#buffer.length >= n) return Promise.resolve(this.#take(n));
+    return this.#readexactlySlow(n);
+  }
+
+  async #readexactlySlow(n: number): Promise<Buffer> {
     while (this.#buffer.length < n) {
       if (this.#eof) {
         const partial = this.#buffer;
@@ -267,12 +278,18 @@ export class StreamReader implements AsyncIterable<Buffer> {
     const waiter = this.#waiter;
     if (waiter !== null) {
       this.#waiter = null;
-      if (!waiter.cancelled()) waiter.setResult(undefined);
+      if (!waiter.done()) waiter.setResult(undefined);
     }
   }
 
-  async #waitForData(funcName: string): Promise<void> {
-    if (this.#waiter !== null) {
+  /**
+   * The future a read waits on until data, EOF or an error arrives. Returned, not awaited here,
+   * so a waiting read costs one loop future and no extra async frame.
+   */
+  #waitForData(funcName: string): Future<void> {
+    const current = this.#waiter;
+    // A waiter cancelled with its reader task no longer counts (asyncio clears it in `finally`).
+    if (current !== null && !current.done()) {
       throw new RuntimeError(
         `${funcName}() called while another coroutine is already waiting for incoming data`,
         { code: "ERR_LOOP_CONCURRENT_READ" },
@@ -285,10 +302,6 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
     const waiter = this.#loop.createFuture<void>();
     this.#waiter = waiter;
-    try {
-      await waiter;
-    } finally {
-      if (this.#waiter === waiter) this.#waiter = null;
-    }
+    return waiter;
   }
 }

@@ -7,6 +7,8 @@ import type { Transport } from "../net/transport.js";
 import type { StreamReaderProtocol } from "./protocol.js";
 import type { StreamReader } from "./reader.js";
 
+const DONE: Promise<void> = Promise.resolve();
+
 /**
  * Writes to a connection or a pipe. `write()` never blocks; `await writer.drain()` after writing
  * waits while the transport's buffer is above its high-water mark, which is how a fast writer
@@ -83,12 +85,18 @@ export class StreamWriter {
    * high-water mark. Throws the reader's error if the connection failed, and
    * `ConnectionResetError("Connection lost")` once the connection is gone.
    */
-  async drain(): Promise<void> {
+  drain(): Promise<void> {
     const reader = this.#reader;
     if (reader !== null) {
       const exc = reader.exception();
-      if (exc !== null) throw exc;
+      if (exc !== null) return Promise.reject(exc);
     }
+    // The common case, nothing to wait for, costs no async frame.
+    if (!this.#transport.isClosing() && !this.#protocol.mustWait()) return DONE;
+    return this.#drainSlow();
+  }
+
+  async #drainSlow(): Promise<void> {
     if (this.#transport.isClosing()) {
       // Give the loop one iteration so connectionLost can run: a `write(); await drain()` loop on a
       // dead connection must see the error instead of spinning.
