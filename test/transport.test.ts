@@ -391,7 +391,9 @@ describe("Transport", () => {
         );
         const srv = await accepted;
         srv.transport?.pauseReading();
-        const chunk = Buffer.alloc(4 * 1024);
+        // Marks so high that filling the buffer pauses nothing; then lower them.
+        t.setWriteBufferLimits(2 ** 40);
+        const chunk = Buffer.alloc(256 * 1024);
         while (t.getWriteBufferSize() === 0) {
           t.write(chunk);
           await sleep(1);
@@ -630,6 +632,34 @@ describe("Server", () => {
       await c.lost;
       s2.close();
       await s2.waitClosed();
+    });
+  }, T);
+
+  it("host null listens on every interface; a host name listens on each address it resolves to", async () => {
+    await run(async () => {
+      const loop = getRunningLoop();
+      const all = await loop.createServer(() => new Recorder(loop), null, 0);
+      const named = await loop.createServer(() => new Recorder(loop), "localhost", 0);
+      try {
+        expect(all.sockets.length).toBe(1);
+        const client = new Recorder(loop);
+        const [t] = await loop.createConnection(() => client, "127.0.0.1", portOf(all));
+        t.close();
+        await client.lost;
+        expect(named.sockets.length).toBeGreaterThanOrEqual(1);
+        for (const s of named.sockets) {
+          const { address, port } = s.address() as AddressInfo;
+          const c = new Recorder(loop);
+          const [tn] = await loop.createConnection(() => c, address, port);
+          tn.close();
+          await c.lost;
+        }
+      } finally {
+        all.close();
+        named.close();
+        await all.waitClosed();
+        await named.waitClosed();
+      }
     });
   }, T);
 
