@@ -121,7 +121,13 @@ export class Process {
   constructor(
     loop: EventLoop,
     child: ChildProcess,
-    pipes: { stdin: StreamWriter | null; stdout: StreamReader | null; stderr: StreamReader | null; transports: Transport[] },
+    pipes: {
+      stdin: StreamWriter | null;
+      stdout: StreamReader | null;
+      stderr: StreamReader | null;
+      transports: Transport[];
+      watch: ExitWatch;
+    },
   ) {
     this.#loop = loop;
     this.#child = child;
@@ -130,8 +136,13 @@ export class Process {
     this.stdout = pipes.stdout;
     this.stderr = pipes.stderr;
     this.#pipes = pipes.transports;
-    child.on("exit", this.#onExit);
-    child.on("close", this.#onClose);
+    // The child may have exited already (between its spawn and this loop iteration): the watcher
+    // attached at spawn time kept what happened.
+    const watch = pipes.watch;
+    if (watch.returncode !== null) this.#returncode = watch.returncode;
+    watch.onExit = this.#onExit;
+    watch.onClose = this.#onClose;
+    if (watch.closed) this.#onClose();
   }
 
   /** The exit status once the child has exited: its exit code, or minus the signal that killed it. */
@@ -206,9 +217,8 @@ export class Process {
     return `<Process ${this.pid}${this.#returncode === null ? "" : ` returncode=${this.#returncode}`}>`;
   }
 
-  readonly #onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-    if (this.#returncode !== null) return;
-    this.#returncode = code ?? -((signal !== null ? constants.signals[signal] : undefined) ?? 0);
+  readonly #onExit = (returncode: number): void => {
+    if (this.#returncode === null) this.#returncode = returncode;
   };
 
   readonly #onClose = (): void => {
@@ -221,6 +231,28 @@ export class Process {
     // Pipes the child closed have ended already; make sure none outlives the process.
     for (const t of this.#pipes) if (!t.isClosing()) t.close();
   };
+}
+
+/** Records the child's exit and close from the moment it is spawned, before a `Process` exists. */
+interface ExitWatch {
+  returncode: number | null;
+  closed: boolean;
+  onExit: ((returncode: number) => void) | null;
+  onClose: (() => void) | null;
+}
+
+function watchExit(child: ChildProcess): ExitWatch {
+  const watch: ExitWatch = { returncode: null, closed: false, onExit: null, onClose: null };
+  child.on("exit", (code: number | null, signal: NodeJS.Signals | null) => {
+    // Python's convention: minus the signal number for a child killed by a signal.
+    watch.returncode = code ?? -((signal !== null ? constants.signals[signal] : undefined) ?? 0);
+    watch.onExit?.(watch.returncode);
+  });
+  child.on("close", () => {
+    watch.closed = true;
+    watch.onClose?.();
+  });
+  return watch;
 }
 
 function pipeTransport(
@@ -246,6 +278,7 @@ async function start(
   if (opts.env !== undefined) spawnOptions.env = opts.env;
   const child = spawn(file, args, spawnOptions);
   child.on("error", swallow);
+  const watch = watchExit(child);
   const spawned = loop.createFuture<void>();
   const onSpawn = (): void => {
     if (!spawned.done()) spawned.setResult(undefined);
@@ -283,7 +316,7 @@ async function start(
     if (which === "stdout") stdout = reader;
     else stderr = reader;
   }
-  return new Process(loop, child, { stdin, stdout, stderr, transports });
+  return new Process(loop, child, { stdin, stdout, stderr, transports, watch });
 }
 
 /**

@@ -13,7 +13,9 @@ import {
   StreamWriter,
   createSubprocessExec,
   createSubprocessShell,
+  gather,
   run,
+  sleep,
   type SubprocessOptions,
 } from "multiloop";
 
@@ -106,6 +108,20 @@ describe("createSubprocessExec / createSubprocessShell", () => {
           expect(err).toBeInstanceOf(OSError);
         }
       }
+    });
+  }, T);
+
+  it("a child that exits at once: its exit is not missed, however late wait() comes", async () => {
+    await run(async () => {
+      const procs = await gather(Array.from({ length: 8 }, () => () => createSubprocessExec("true")), {});
+      await sleep(100);
+      for (const p of procs as Process[]) {
+        expect(p.returncode).toBe(0);
+        expect(await p.wait()).toBe(0);
+      }
+      const failing = await createSubprocessShell("exit 5");
+      await sleep(50);
+      expect(await failing.wait()).toBe(5);
     });
   }, T);
 
