@@ -115,7 +115,7 @@ describe("createSubprocessExec / createSubprocessShell", () => {
     await run(async () => {
       const procs = await gather(Array.from({ length: 8 }, () => () => createSubprocessExec("true")), {});
       await sleep(100);
-      for (const p of procs as Process[]) {
+      for (const p of procs) {
         expect(p.returncode).toBe(0);
         expect(await p.wait()).toBe(0);
       }
