@@ -134,19 +134,22 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return this.#readSlow(n);
   }
 
-  async #readSlow(n: number): Promise<Buffer> {
-    if (n < 0) {
-      // Block by block (as asyncio), so the transport's flow control keeps working meanwhile.
-      const blocks: Buffer[] = [];
-      for (;;) {
-        const block = await this.read(this.#limit);
-        if (block.length === 0) break;
-        blocks.push(block);
-      }
-      return blocks.length === 1 ? (blocks[0] as Buffer) : Buffer.concat(blocks);
+  #readSlow(n: number): Promise<Buffer> {
+    if (n < 0) return this.#readToEof();
+    // No async frame: the continuation runs inside the waiter's wake-up, in the reading task's
+    // step, and only if the task was not cancelled meanwhile (then nothing is consumed).
+    return this.#wait("read").then(() => this.#take(Math.min(n, this.#buffer.length)));
+  }
+
+  async #readToEof(): Promise<Buffer> {
+    // Block by block (as asyncio), so the transport's flow control keeps working meanwhile.
+    const blocks: Buffer[] = [];
+    for (;;) {
+      const block = await this.read(this.#limit);
+      if (block.length === 0) break;
+      blocks.push(block);
     }
-    await this.#waitForData("read");
-    return this.#take(Math.min(n, this.#buffer.length));
+    return blocks.length === 1 ? (blocks[0] as Buffer) : Buffer.concat(blocks);
   }
 
   /**
@@ -222,16 +225,15 @@ export class StreamReader implements AsyncIterable<Buffer> {
     return this.#readexactlySlow(n);
   }
 
-  async #readexactlySlow(n: number): Promise<Buffer> {
-    while (this.#buffer.length < n) {
-      if (this.#eof) {
-        const partial = this.#buffer;
-        this.#buffer = EMPTY;
-        throw new IncompleteReadError(partial, n);
-      }
-      await this.#waitForData("readexactly");
+  #readexactlySlow(n: number): Promise<Buffer> {
+    if (this.#eof) {
+      const partial = this.#buffer;
+      this.#buffer = EMPTY;
+      return Promise.reject(new IncompleteReadError(partial, n));
     }
-    return this.#take(n);
+    return this.#wait("readexactly").then(() =>
+      this.#buffer.length >= n ? this.#take(n) : this.#readexactlySlow(n),
+    );
   }
 
   /** Lines until EOF (`for await (const line of reader)`). */
@@ -279,6 +281,15 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (waiter !== null) {
       this.#waiter = null;
       if (!waiter.done()) waiter.setResult(undefined);
+    }
+  }
+
+  /** `#waitForData` with its synchronous error as a rejection. */
+  #wait(funcName: string): Promise<void> {
+    try {
+      return this.#waitForData(funcName);
+    } catch (err) {
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
