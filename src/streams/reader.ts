@@ -30,6 +30,7 @@ export interface StreamReaderOptions {
 /** What `readuntil` accepts: one separator, or several (the first one found wins, as asyncio 3.13). */
 export type Separator = string | Uint8Array | readonly (string | Uint8Array)[];
 
+/** A reader limit from options: default 64 KiB; asyncio's `Limit cannot be <= 0` as a RangeError. */
 export function checkLimit(limit: unknown): number {
   if (limit === undefined) return DEFAULT_LIMIT;
   if (typeof limit !== "number" || Number.isNaN(limit)) throw typeError("limit", "a number of bytes", limit);
