@@ -217,7 +217,7 @@ const echo: Scenario = {
         { numerator: "multiloop Protocol/Transport echo", denominator: "node:net echo", target: { source: SOURCE, min: 0.9 } },
         { numerator: "multiloop streams echo", denominator: "node:net echo", target: { source: SOURCE, min: 0.7 } },
       ],
-      notes: [`${perConnection} requests per connection per repetition; TCP_NODELAY on every socket.`],
+      notes: [`${perConnection} requests per connection per repetition; TCP_NODELAY on every socket; node ${process.version}.`],
     };
   },
 };
