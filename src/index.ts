@@ -98,11 +98,6 @@ export type {
   CreateUnixServerOptions,
   SocketAddress,
 } from "./net/connection.js";
-import { EventLoop as EventLoopClass } from "./event-loop.js";
-import { installNetworking } from "./net/install.js";
-// The core (event-loop.ts) must not import the networking layer, so the loop's networking methods
-// (createServer, createConnection, ...) are attached here, once, when the package is loaded.
-installNetworking(EventLoopClass.prototype);
 export { StreamReader, DEFAULT_LIMIT } from "./streams/reader.js";
 export type { Separator, StreamReaderOptions } from "./streams/reader.js";
 export { StreamWriter } from "./streams/writer.js";
@@ -112,3 +107,9 @@ export { openConnection, openUnixConnection, startServer, startUnixServer } from
 export type { OpenConnectionOptions, StartServerOptions, StartUnixServerOptions } from "./streams/open.js";
 export { Process, createSubprocessExec, createSubprocessShell } from "./subprocess.js";
 export type { StdioSetting, SubprocessOptions } from "./subprocess.js";
+
+import { EventLoop as EventLoopClass } from "./event-loop.js";
+import { installNetworking } from "./net/install.js";
+// The core (event-loop.ts) must not import the networking layer, so the loop's networking methods
+// (createServer, createConnection, ...) are attached here, once, when the package is loaded.
+installNetworking(EventLoopClass.prototype);
