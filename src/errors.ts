@@ -179,6 +179,42 @@ export class ThreadExitError extends LoopError {
   }
 }
 
+/**
+ * An operating-system error from a socket, a pipe or a child process (Python's `OSError`). The
+ * Node error it came from is the `cause`; `errno` is its code (`"ECONNRESET"`, `"ENOENT"`, ...),
+ * `syscall` the call that failed, when Node said so.
+ */
+export class OSError extends LoopError {
+  /** Node's error code (`"ECONNREFUSED"`, `"EPIPE"`, ...), or null when there was none. */
+  readonly errno: string | null;
+  /** The system call that failed (`"connect"`, `"write"`, `"spawn /bin/nope"`), or null. */
+  readonly syscall: string | null;
+  constructor(message: string, options: LoopErrorOptions & { errno?: string | null; syscall?: string | null } = {}) {
+    const { errno, syscall, ...rest } = options;
+    super(message, rest);
+    this.errno = errno ?? null;
+    this.syscall = syscall ?? null;
+  }
+}
+/** A connection-level failure (Python's `ConnectionError`). */
+export class ConnectionError extends OSError {}
+/** The peer refused the connection (`ECONNREFUSED`). */
+export class ConnectionRefusedError extends ConnectionError {}
+/** The peer reset the connection, or it was lost while data was pending (`ECONNRESET`). */
+export class ConnectionResetError extends ConnectionError {}
+/** The connection was aborted (`ECONNABORTED`). */
+export class ConnectionAbortedError extends ConnectionError {}
+/** Writing to a connection or pipe whose other end is gone (`EPIPE`). */
+export class BrokenPipeError extends ConnectionError {}
+/** A host name could not be resolved (Python's `socket.gaierror`: `ENOTFOUND`, `EAI_AGAIN`, ...). */
+export class GaiError extends OSError {}
+/** A file or program does not exist (`ENOENT`). */
+export class FileNotFoundError extends OSError {}
+/** Not allowed (`EACCES`, `EPERM`). */
+export class PermissionError extends OSError {}
+/** The process is gone: it was already reaped (`ESRCH`). */
+export class ProcessLookupError extends OSError {}
+
 register(LoopError, "ERR_LOOP");
 register(RuntimeError, "ERR_LOOP_RUNTIME");
 register(NoRunningLoopError, "ERR_LOOP_NO_RUNNING_LOOP");
@@ -196,3 +232,13 @@ register(IncompleteReadError, "ERR_LOOP_INCOMPLETE_READ");
 register(LimitOverrunError, "ERR_LOOP_LIMIT_OVERRUN");
 register(RemoteError, "ERR_LOOP_REMOTE");
 register(ThreadExitError, "ERR_LOOP_THREAD_EXIT");
+register(OSError, "ERR_LOOP_OS");
+register(ConnectionError, "ERR_LOOP_CONNECTION");
+register(ConnectionRefusedError, "ERR_LOOP_CONNECTION_REFUSED");
+register(ConnectionResetError, "ERR_LOOP_CONNECTION_RESET");
+register(ConnectionAbortedError, "ERR_LOOP_CONNECTION_ABORTED");
+register(BrokenPipeError, "ERR_LOOP_BROKEN_PIPE");
+register(GaiError, "ERR_LOOP_GAI");
+register(FileNotFoundError, "ERR_LOOP_FILE_NOT_FOUND");
+register(PermissionError, "ERR_LOOP_PERMISSION");
+register(ProcessLookupError, "ERR_LOOP_PROCESS_LOOKUP");

@@ -95,9 +95,42 @@ export type { SharedData, Shareable } from "./crossing.js";
 export { contextFromEntries } from "./context.js";
 
 // ---- Networking and processes ----
+export {
+  BrokenPipeError,
+  ConnectionAbortedError,
+  ConnectionError,
+  ConnectionRefusedError,
+  ConnectionResetError,
+  FileNotFoundError,
+  GaiError,
+  OSError,
+  PermissionError,
+  ProcessLookupError,
+} from "./errors.js";
+export type { BufferedProtocol, Protocol } from "./net/protocol.js";
+export { Transport } from "./net/transport.js";
+export { Server } from "./net/server.js";
+export type {
+  CreateConnectionOptions,
+  CreateServerOptions,
+  CreateUnixServerOptions,
+  SocketAddress,
+} from "./net/connection.js";
+export { StreamReader, DEFAULT_LIMIT } from "./streams/reader.js";
+export type { Separator, StreamReaderOptions } from "./streams/reader.js";
+export { StreamWriter } from "./streams/writer.js";
+export { StreamReaderProtocol } from "./streams/protocol.js";
+export type { ClientConnectedCallback } from "./streams/protocol.js";
+export { openConnection, openUnixConnection, startServer, startUnixServer } from "./streams/open.js";
+export type { OpenConnectionOptions, StartServerOptions, StartUnixServerOptions } from "./streams/open.js";
+export { Process, createSubprocessExec, createSubprocessShell } from "./subprocess.js";
+export type { StdioSetting, SubprocessOptions } from "./subprocess.js";
 
-// The loop core does not import the outer layers (so it can be read without them); the methods
-// they add to EventLoop (`handle`, `expose`, `exposeObject`) are installed here, once.
+// The loop core does not import the outer layers (so it can be read without them): the methods
+// they add to EventLoop (`handle`, `expose`, `exposeObject`; `createServer`, `createConnection`,
+// ...) are attached here, once, when the package is loaded.
 import { EventLoop as EventLoopClass } from "./event-loop.js";
 import { installThreadMethods as installThreads } from "./loop-handle.js";
+import { installNetworking } from "./net/install.js";
 installThreads(EventLoopClass.prototype);
+installNetworking(EventLoopClass.prototype);
