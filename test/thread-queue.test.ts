@@ -66,7 +66,9 @@ describe("ThreadQueue in one thread", () => {
     const shared = { x: 1 };
     const cyclic: Record<string, unknown> = { name: "loop" };
     cyclic["self"] = cyclic;
-    const sparse = [1, , 3] as unknown[];
+    // A hole (no element at index 1), which structured clone keeps.
+    const sparse: unknown[] = [1];
+    sparse[2] = 3;
     const tagged = [1, 2] as unknown[] & { tag?: string };
     tagged.tag = "extra";
     const protoKey = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}') as object;
