@@ -133,11 +133,14 @@ class QueueCore {
 
   /** Wakes local getters now if items are there, and keeps a watcher armed for the rest. */
   kickGetters(): void {
+    // The common case in a busy pipeline: nobody waits in this thread (one check per put).
+    if (this.#getters.length === 0) return;
     this.#wakeGetters();
     this.#getWatch.service();
   }
 
   kickPutters(): void {
+    if (this.#putters.length === 0) return;
     this.#wakePutters();
     this.#putWatch.service();
   }
