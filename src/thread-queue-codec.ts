@@ -36,6 +36,11 @@ const T_ARRAY = 7;
 const T_OBJECT = 8;
 const T_V8 = 9;
 
+/** Strings up to this length are tried as ASCII by hand (encode) and without Buffer (decode). */
+const SHORT_STRING = 64;
+/** Object keys decoded and kept for reuse (V8 then also reuses the object shapes). */
+const KEY_CACHE_SIZE = 4096;
+
 /** Deeper structures go through V8 (which has no such limit); this bounds our recursion. */
 const MAX_DEPTH = 32;
 
@@ -59,6 +64,7 @@ export class RecordWriter {
   #view: DataView;
   #pos = 0;
   readonly #seen = new Set<object>();
+  #root: object | null = null;
   /** Start offset of each record written since `reset()`, plus the end as the last entry. */
   readonly offsets: number[] = [0];
   /** Cells of each record written since `reset()`. */
@@ -95,13 +101,13 @@ export class RecordWriter {
     } catch (err) {
       if (err !== BAIL) {
         this.#pos = start;
-        this.#seen.clear();
+        this.#forget();
         throw err;
       }
       this.#pos = payload;
       this.#writeV8(item, what, start);
     }
-    this.#seen.clear();
+    this.#forget();
     const length = this.#pos - payload;
     this.#view.setUint32(start, length, true);
     const cells = cellsFor(length);
@@ -123,6 +129,11 @@ export class RecordWriter {
       copy.offsets.push((this.offsets[r + 1] as number) - begin);
     }
     return copy;
+  }
+
+  #forget(): void {
+    this.#root = null;
+    if (this.#seen.size > 0) this.#seen.clear();
   }
 
   /** Byte length of the records `[from, to)`. */
@@ -184,18 +195,39 @@ export class RecordWriter {
   }
 
   #string(value: string): void {
+    const length = value.length;
+    if (length <= SHORT_STRING) {
+      // Short ASCII strings (keys, names, ids) by hand: cheaper than a call into Buffer.write.
+      this.#ensure(4 + length);
+      const buf = this.#buf;
+      const at = this.#pos + 4;
+      let i = 0;
+      for (; i < length; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        buf[at + i] = c;
+      }
+      if (i === length) {
+        this.#view.setUint32(this.#pos, length, true);
+        this.#pos = at + length;
+        return;
+      }
+    }
     // UTF-8 cannot carry a lone surrogate; structured clone keeps it, so V8 does those.
     if (!isWellFormed(value)) throw BAIL;
-    this.#ensure(4 + value.length * 3);
+    this.#ensure(4 + length * 3);
     const written = this.#buf.write(value, this.#pos + 4, "utf8");
     this.#view.setUint32(this.#pos, written, true);
     this.#pos += 4 + written;
   }
 
   #object(value: object, depth: number): void {
-    // Shared references and cycles must come out shared, as structured clone makes them: V8 does that.
-    if (depth >= MAX_DEPTH || this.#seen.has(value) || types.isProxy(value)) throw BAIL;
-    this.#seen.add(value);
+    // Shared references and cycles must come out shared, as structured clone makes them: V8 does
+    // that. The root is compared directly, so an item with no nested object never uses the set.
+    if (depth === 0) this.#root = value;
+    else if (depth >= MAX_DEPTH || value === this.#root || this.#seen.has(value)) throw BAIL;
+    else this.#seen.add(value);
+    if (types.isProxy(value)) throw BAIL;
     const proto: unknown = Object.getPrototypeOf(value);
     if (Array.isArray(value)) {
       if (proto !== Array.prototype) throw BAIL;
@@ -230,7 +262,7 @@ export class RecordWriter {
       bytes = serializer.releaseBuffer();
     } catch (err) {
       this.#pos = start;
-      this.#seen.clear();
+      this.#forget();
       throw new TypeError(
         `Expected \`${what}\` to be a value structured clone can copy, got ${describeValue(item)}: ${(err as Error).message}`,
         { cause: err },
@@ -298,7 +330,7 @@ export class RecordReader {
         this.#pos += 4;
         const object: Record<string, unknown> = {};
         for (let i = 0; i < count; i++) {
-          const key = this.#string();
+          const key = this.#key();
           const value = this.#value();
           // An own "__proto__" key must stay a plain property, not set the prototype.
           if (key === "__proto__") Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true });
@@ -323,6 +355,52 @@ export class RecordReader {
     const length = this.#view.getUint32(this.#pos, true);
     const start = this.#pos + 4;
     this.#pos = start + length;
+    if (length <= SHORT_STRING) {
+      const buf = this.#buf;
+      let text = "";
+      let i = start;
+      for (; i < start + length; i++) {
+        const c = buf[i] as number;
+        if (c >= 0x80) break;
+        text += String.fromCharCode(c);
+      }
+      if (i === start + length) return text;
+    }
     return this.#buf.toString("utf8", start, start + length);
   }
+
+  /** An object key: short ASCII keys come from a cache (checked byte by byte on every hit). */
+  #key(): string {
+    const length = this.#view.getUint32(this.#pos, true);
+    const start = this.#pos + 4;
+    const end = start + length;
+    if (length > SHORT_STRING) return this.#string();
+    const buf = this.#buf;
+    let hash = length;
+    for (let i = start; i < end; i++) {
+      const c = buf[i] as number;
+      if (c >= 0x80) return this.#string();
+      hash = (Math.imul(hash, 31) + c) | 0;
+    }
+    this.#pos = end;
+    const cached = keyCache.get(hash);
+    if (cached !== undefined && cached.length === length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (cached.charCodeAt(i) !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return cached;
+    }
+    let key = "";
+    for (let i = start; i < end; i++) key += String.fromCharCode(buf[i] as number);
+    if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear();
+    keyCache.set(hash, key);
+    return key;
+  }
 }
+
+/** Per thread (module state is per thread): hash of a short ASCII key -> the key. */
+const keyCache = new Map<number, string>();

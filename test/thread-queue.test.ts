@@ -80,6 +80,10 @@ describe("ThreadQueue in one thread", () => {
       new Map<unknown, unknown>([[1, { a: 1 }], ["k", new Set([1, 2])]]), new Date(1234),
       /ab+c/gi, 12345678901234567890n, new Uint8Array([1, 2, 3]), new Float64Array([1.5, -2]),
       new RangeError("bad range"), sparse, tagged, protoKey, nullProto,
+      // Short-string and key-cache paths: the ASCII/UTF-8 switch at the length limit, non-ASCII and
+      // long keys, and two keys whose cache hashes collide ("Aa" and "BB").
+      "a".repeat(63) + "é", "a".repeat(64), "a".repeat(65), { Aa: 1, BB: 2 }, { BB: 3, Aa: 4 },
+      { ключ: "значение", ["k".repeat(80)]: 1, "": "empty key" },
     ];
     const queue = new ThreadQueue();
     for (const value of values) queue.putNowait(value);
