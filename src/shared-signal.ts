@@ -24,6 +24,7 @@ type WaitAsync = (
   array: Int32Array,
   index: number,
   value: number,
+  timeout?: number,
 ) => { async: false; value: string } | { async: true; value: Promise<string> };
 const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync.bind(Atomics);
 
@@ -33,6 +34,11 @@ export interface SignalClient {
   needsSignal(): boolean;
   /** Wakes the local waiters that the shared state can satisfy now. Must not throw. */
   wakeReady(): void;
+  /**
+   * With a `stallMs` watcher: called when `stallMs` went by without any signal while this thread
+   * waited (nothing moved anywhere). Must not throw.
+   */
+  stalled?(): void;
 }
 
 /** Signaller side: bump `seq` and wake its watchers, only when someone watches. */
@@ -58,15 +64,17 @@ export class SignalWatcher {
   readonly #seq: number;
   readonly #watchers: number;
   readonly #client: SignalClient;
+  readonly #stallMs: number | undefined;
   #armed = false;
   #running = false;
   #again = false;
 
-  constructor(i32: Int32Array, seq: number, watchers: number, client: SignalClient) {
+  constructor(i32: Int32Array, seq: number, watchers: number, client: SignalClient, stallMs?: number) {
     this.#i32 = i32;
     this.#seq = seq;
     this.#watchers = watchers;
     this.#client = client;
+    this.#stallMs = stallMs;
   }
 
   /** Wakes what can be woken now; if waiters remain, makes sure a waitAsync will call again. */
@@ -93,7 +101,7 @@ export class SignalWatcher {
           Atomics.sub(i32, this.#watchers, 1);
           continue;
         }
-        const result = waitAsync(i32, this.#seq, seen);
+        const result = waitAsync(i32, this.#seq, seen, this.#stallMs);
         if (!result.async) {
           // `seq` moved while we looked: look again.
           Atomics.sub(i32, this.#watchers, 1);
@@ -109,9 +117,10 @@ export class SignalWatcher {
     }
   }
 
-  readonly #onSignal = (): void => {
+  readonly #onSignal = (outcome: string): void => {
     this.#armed = false;
     Atomics.sub(this.#i32, this.#watchers, 1);
+    if (outcome === "timed-out") this.#client.stalled?.();
     this.service();
   };
 }

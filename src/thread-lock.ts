@@ -55,7 +55,10 @@ let adopting: SemaphoreCore | null = null;
  * may release it (as asyncio.Lock). **A lock held by a thread that dies is never released**: shared
  * memory cannot tell a dead holder from a slow one. Release in `finally` (or use `run`), and where
  * a holder might die (terminated workers, `process.exit` in a worker), acquire with
- * `{ timeout }` so waiters give up instead of waiting forever.
+ * `{ timeout }` so waiters give up instead of waiting forever. A thread that dies while only
+ * *waiting* does not block the others for good: once the lock is free, the waiters behind it skip
+ * it after about a second (a live thread stuck that long in synchronous work is skipped the same
+ * way, and goes to the back of the line).
  *
  * Cancellation: cancelling a task waiting in `acquire` (or a timeout) leaves the lock as it was:
  * the waiter's place in line is given up, and a permit granted at the same moment is given back.

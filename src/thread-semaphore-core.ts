@@ -20,13 +20,20 @@
  *   CAS on the slot: exactly one of the two moves the line on. A thread whose tasks wait again
  *   before its abandoned ticket was skipped takes it back by the same CAS, keeping its place.
  *
- * Invariants: permits taken = permits handed to tasks (a task that was granted a permit and then
- * cancelled or timed out gives it back); `SERVING` always points at a ticket a live thread holds, or
- * at `NEXT`; a ticket is passed on exactly once.
+ * - A thread that dies while in line (a `worker.terminate()`, a `process.exit()`) cannot give its
+ *   ticket up. The threads behind it wait with a timeout (STALL_MS): when a whole period goes by
+ *   with no release and no turn passed while a permit is free, the head of the line is not taking
+ *   it, and they skip it (a CAS on `SERVING` from the head they saw). A live head that was only
+ *   stuck in synchronous work finds its turn passed when it runs again and rejoins at the end.
  *
- * The one thing shared memory cannot know is that a thread died while holding a permit (or died
- * between taking a ticket and abandoning it, which takes a `worker.terminate()` at that instant):
- * nobody gives it back. The classes document this and offer `acquire({ timeout })`.
+ * Invariants: permits are only taken by CAS on `PERMITS`, so at most `value` holders exist whatever
+ * the line does; permits taken = permits handed to tasks (a task granted a permit and then
+ * cancelled or timed out gives it back); every move of `SERVING` is a CAS from the value the mover
+ * saw, so the line never moves twice for one turn or backwards; `SERVING` points at a ticket held
+ * by a thread, or at `NEXT`, and a dead head is skipped within STALL_MS once a permit is free.
+ *
+ * The one thing shared memory cannot know is that a thread died while *holding* a permit: nobody
+ * gives it back. The classes document this and offer `acquire({ timeout })`.
  */
 import type { EventLoop } from "./event-loop.js";
 import type { Future } from "./future.js";
@@ -50,6 +57,12 @@ const SLOTS = 80;
 const WORDS = SLOTS + SLOT_COUNT;
 
 const MAGIC_VALUE = 0x4d4c534d; // "MLSM"
+/**
+ * How long waiters put up with a head of the line that ignores a free permit before skipping it
+ * (see #skipStalledHead). Long enough that a live thread busy for a moment is not skipped often;
+ * short enough that a dead one does not hold the line for long.
+ */
+const STALL_MS = 1000;
 export const KIND_LOCK = 1;
 export const KIND_SEMAPHORE = 2;
 
@@ -89,6 +102,10 @@ export class SemaphoreCore {
   #ticket: number | null = null;
   /** A ticket given up and maybe not skipped yet: taken back if tasks wait again. */
   #abandoned: number | null = null;
+  /** The ticket could not be given up (its slot was taken): pass it on when its turn comes. */
+  #pinned = false;
+  /** The head of the line when this thread last looked (just before its watcher waited). */
+  #headSeen: number | null = null;
   readonly #watch: SignalWatcher;
 
   static of(buffer: SharedArrayBuffer): SemaphoreCore {
@@ -99,12 +116,21 @@ export class SemaphoreCore {
   private constructor(buffer: SharedArrayBuffer, i32: Int32Array) {
     this.buffer = buffer;
     this.#i32 = i32;
-    this.#watch = new SignalWatcher(i32, EPOCH, WATCHERS, {
-      needsSignal: () => this.#ticket !== null || this.#liveWaiters() > 0,
-      wakeReady: () => {
-        this.#serve();
+    this.#watch = new SignalWatcher(
+      i32,
+      EPOCH,
+      WATCHERS,
+      {
+        needsSignal: () => this.#ticket !== null || this.#liveWaiters() > 0,
+        wakeReady: () => {
+          this.#serve();
+        },
+        stalled: () => {
+          this.#skipStalledHead();
+        },
       },
-    });
+      STALL_MS,
+    );
   }
 
   permits(): number {
@@ -208,10 +234,25 @@ export class SemaphoreCore {
         this.#takeTicket();
       }
       const ticket = this.#ticket as number;
-      if (Atomics.load(i32, SERVING) !== ticket) return;
+      const serving = Atomics.load(i32, SERVING);
+      this.#headSeen = serving;
+      if (((serving - ticket) | 0) > 0) {
+        // Our turn was skipped (this thread looked dead to the others: see #skipStalledHead).
+        // Back to the end of the line.
+        this.#ticket = null;
+        this.#pinned = false;
+        continue;
+      }
+      if (serving !== ticket) {
+        // Waiters whose loop was closed without cancelling them never leave by themselves: give
+        // the ticket up for them, so the line does not depend on this thread staying alive.
+        if (!this.#pinned && this.#liveWaiters() === 0) this.#abandon();
+        return;
+      }
       // Head of the line.
       if (this.#liveWaiters() === 0) {
         this.#ticket = null;
+        this.#pinned = false;
         this.#passTurn(ticket);
         return;
       }
@@ -219,6 +260,7 @@ export class SemaphoreCore {
       const waiter = this.#waiters.shift() as Waiter;
       waiter.fut.setResult(true);
       this.#ticket = null;
+      this.#pinned = false;
       this.#passTurn(ticket);
     }
   }
@@ -236,18 +278,41 @@ export class SemaphoreCore {
     this.#ticket = Atomics.add(this.#i32, NEXT, 1);
   }
 
-  /** Moves the head of the line past `ticket`, skipping abandoned tickets, and wakes everyone. */
+  /**
+   * Moves the head of the line past `ticket`, skipping abandoned tickets, and wakes everyone.
+   * Every move is a CAS from the value the mover saw, so two movers (the head and a thread
+   * skipping a stalled head) can never move the line twice or backwards.
+   */
   #passTurn(ticket: number): void {
     const i32 = this.#i32;
-    let serving = (ticket + 1) | 0;
+    let serving = ticket;
     for (;;) {
-      Atomics.store(i32, SERVING, serving);
+      const next = (serving + 1) | 0;
+      if (Atomics.compareExchange(i32, SERVING, serving, next) !== serving) break;
+      serving = next;
       if (serving === Atomics.load(i32, NEXT)) break;
       const tag = slotTag(serving);
       if (Atomics.compareExchange(i32, SLOTS + (serving & SLOT_MASK), tag, 0) !== tag) break;
-      serving = (serving + 1) | 0;
     }
     signalAll(i32, EPOCH);
+  }
+
+  /**
+   * Called when this thread waited in line for STALL_MS and nothing moved anywhere (no release, no
+   * turn passed). If a permit is free all that time, the head of the line is not taking it: its
+   * thread is dead (terminated while waiting) or stuck in synchronous work. Skip it, so one dead
+   * waiter cannot block everyone behind it. A head that was merely slow notices when it runs again
+   * and rejoins at the end of the line; permits are still taken by CAS, so exclusion holds.
+   */
+  #skipStalledHead(): void {
+    const ticket = this.#ticket;
+    if (ticket === null) return;
+    const i32 = this.#i32;
+    const head = Atomics.load(i32, SERVING);
+    // The same head as when we started waiting, not us, not behind us, and a permit free.
+    if (head !== this.#headSeen || head === ticket || ((head - ticket) | 0) > 0) return;
+    if (Atomics.load(i32, PERMITS) <= 0) return;
+    this.#passTurn(head);
   }
 
   #abandon(): void {
@@ -255,6 +320,7 @@ export class SemaphoreCore {
     if (ticket === null) return;
     const i32 = this.#i32;
     this.#ticket = null;
+    this.#pinned = false;
     if (Atomics.load(i32, SERVING) === ticket) {
       this.#passTurn(ticket);
       return;
@@ -265,6 +331,7 @@ export class SemaphoreCore {
       // Over SLOTS tickets out at once (not with one ticket per thread): keep this one and pass it
       // on when its turn comes, which needs this thread alive.
       this.#ticket = ticket;
+      this.#pinned = true;
       this.#watch.service();
       return;
     }

@@ -40,7 +40,9 @@ let adopting: SemaphoreCore | null = null;
  *
  * Thread-safety: every method may be called from any thread. **A permit held by a thread that
  * dies is never given back**: shared memory cannot tell a dead holder from a slow one. Release in
- * `finally` (or use `run`), and where a holder might die, acquire with `{ timeout }`.
+ * `finally` (or use `run`), and where a holder might die, acquire with `{ timeout }`. A thread that
+ * dies while only waiting is skipped by the waiters behind it about a second after a permit is
+ * free (as for ThreadLock).
  *
  * Cancellation: cancelling a task waiting in `acquire` (or a timeout) keeps nothing: its place in
  * line is given up, and a permit granted at the same moment is given back.

@@ -300,6 +300,41 @@ describe("ThreadLock and ThreadSemaphore across loop threads", () => {
     });
   });
 
+  it("a thread terminated while waiting in line does not block the line: the next waiter skips it", { timeout: 60_000 }, async () => {
+    await run(async () => {
+      const lock = new ThreadLock();
+      await lock.acquire();
+      const victim = await spawnLoopThread({ name: "dies-in-line", module: tasks });
+      const asked = counters(1);
+      void victim.call("acquireUntilCancelled", lock, asked).catch(() => undefined);
+      await until(asked, 0);
+      await victim.terminate();
+      // The dead thread is at the head of the line; release, and the waiter behind it must get in.
+      const next = thread(1).call("acquireRelease", lock);
+      lock.release();
+      expect(await next).toBe("acquired");
+      expect(lock.locked()).toBe(false);
+      expect(await thread(2).call("acquireRelease", lock)).toBe("acquired");
+    });
+  });
+
+  it("a live head skipped while its thread was stuck rejoins the line and still gets the lock", { timeout: 60_000 }, async () => {
+    await run(async () => {
+      const lock = new ThreadLock();
+      await lock.acquire();
+      const asked = counters(1);
+      const stuck = thread(1).call("stuckInLine", lock, asked, 2_500);
+      await until(asked, 0);
+      const behind = thread(2).call("acquireRelease", lock);
+      lock.release();
+      expect(await behind).toBe("acquired");
+      expect(await stuck).toBe("acquired");
+      expect(lock.locked()).toBe(false);
+      expect(await lock.acquire({ timeout: 0 })).toBe(true);
+      lock.release();
+    });
+  });
+
   it("documented risk: a lock held by a thread that dies stays held; acquire({ timeout }) is the way out", { timeout: 60_000 }, async () => {
     await run(async () => {
       const lock = new ThreadLock();
