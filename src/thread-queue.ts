@@ -225,7 +225,10 @@ function coreOf(ring: SharedRing): QueueCore {
   return coreFor("ThreadQueue", ring.header, ID, () => new QueueCore(ring));
 }
 
-/** The encoder for one synchronous put; a second one if a getter re-enters during encoding. */
+/**
+ * The encoder reused by synchronous puts. Encoding can run user code (a getter on the item) that
+ * puts into a queue itself: that nested put finds the scratch taken and makes its own.
+ */
 let scratch: RecordWriter | null = null;
 
 function takeScratch(): RecordWriter {
@@ -279,8 +282,10 @@ let adopting: QueueCore | null = null;
  * touched with Atomics. Waiting (`put`, `get`, ...) needs a running event loop in the calling
  * thread; it never blocks the thread, and the running loop keeps the thread alive while it waits.
  * `qsize()`, `empty()` and `full()` are exact for a moment and may be stale the next, as other
- * threads move items. A thread that dies in the middle of a put (`worker.terminate()` at the wrong
- * instant) can leave a reserved slot that is never filled: later items then stay out of reach.
+ * threads move items. A put or a get touches shared memory in one short synchronous step; a thread
+ * killed inside that step (`worker.terminate()` at that very instant) leaves a slot that is never
+ * filled or never freed, and the queue stops moving past it. Ending threads with `stop()` rather
+ * than `terminate()` avoids it.
  *
  * Cancellation: cancelling a task waiting in `put`/`get` takes nothing from the queue and puts
  * nothing into it; a `putMany` cancelled half way has put a prefix of its items.
