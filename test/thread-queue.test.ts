@@ -112,6 +112,22 @@ describe("ThreadQueue in one thread", () => {
     expect(bytes).toEqual(new Uint8Array([98, 117, 102]));
   });
 
+  it("an item whose getter puts into a queue while it is being copied comes out right, and so does the other", () => {
+    const inner = new ThreadQueue();
+    const outer = new ThreadQueue();
+    const item = {
+      before: "b".repeat(40),
+      get tricky(): string {
+        inner.putNowait({ nested: "n".repeat(40) });
+        return "value";
+      },
+      after: [1, 2, 3],
+    };
+    outer.putNowait(item);
+    expect(outer.getNowait()).toEqual({ before: "b".repeat(40), tricky: "value", after: [1, 2, 3] });
+    expect(inner.getNowait()).toEqual({ nested: "n".repeat(40) });
+  });
+
   it("refuses what structured clone refuses with a TypeError naming the item, and puts nothing", async () => {
     const queue = new ThreadQueue();
     const { port1 } = new MessageChannel();
