@@ -163,6 +163,9 @@ export class SemaphoreCore {
       });
     }
     this.#waiters.push(waiter);
+    // Get in line now (the ticket is taken synchronously, so the order of asking is the order of
+    // calls), even if this thread's watcher is still armed from an earlier wait.
+    this.#serve();
     this.#watch.service();
     try {
       return await fut;

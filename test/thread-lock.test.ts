@@ -222,6 +222,35 @@ describe("ThreadLock and ThreadSemaphore across loop threads", () => {
     });
   });
 
+  it("a task asking right after another task of its thread gave up gets in line at once, ahead of later threads", { timeout: 60_000 }, async () => {
+    await run(async () => {
+      const lock = new ThreadLock();
+      await lock.acquire();
+      const asked = counters(4);
+      const order = counters(5);
+      const first = thread(1).call("acquireInOrder", lock, 1, asked, order);
+      await until(asked, 1);
+      // Behind thread 1, then gives up: this thread's ticket is abandoned, its watcher still armed.
+      const gaveUp = createTask(() => lock.acquire());
+      await sleep(1);
+      gaveUp.cancel();
+      expect(await rejection(gaveUp)).toBeInstanceOf(CancelledError);
+      const mine = createTask(async () => {
+        await lock.acquire();
+        const at = Atomics.add(order, 0, 1);
+        order[1 + at] = 9;
+        lock.release();
+      });
+      await sleep(1);
+      const third = thread(3).call("acquireInOrder", lock, 3, asked, order);
+      await until(asked, 3);
+      lock.release();
+      await Promise.all([first, third]);
+      await mine;
+      expect(Array.from(order.subarray(0, 4))).toEqual([3, 1, 9, 3]);
+    });
+  });
+
   it("no starvation: a thread that releases and re-acquires in one job lets a waiting thread in after at most one more turn", { timeout: 60_000 }, async () => {
     const lock = new ThreadLock();
     const flags = counters(3);
