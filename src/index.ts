@@ -93,6 +93,12 @@ export { deserializeError, registerErrorClass, serializeError } from "./error-en
 export type { ErrorEnvelope } from "./error-envelope.js";
 export type { SharedData, Shareable } from "./crossing.js";
 export { contextFromEntries } from "./context.js";
+export { ThreadQueue } from "./thread-queue.js";
+export type { ThreadQueueData, ThreadQueueOptions } from "./thread-queue.js";
+export { ThreadLock } from "./thread-lock.js";
+export type { ThreadAcquireOptions, ThreadLockData } from "./thread-lock.js";
+export { ThreadSemaphore } from "./thread-semaphore.js";
+export type { ThreadSemaphoreData } from "./thread-semaphore.js";
 
 // ---- Networking and processes ----
 export {
