@@ -19,7 +19,7 @@
  * or closed loop holds nothing, so a worker whose loop is closed can exit.
  */
 import { inspect } from "node:util";
-import { ContextMarker, currentData, runInContext, type Context, type ContextData } from "./context.js";
+import { Context, ContextMarker, currentData, runInContext, type ContextData } from "./context.js";
 import { LoopClosedError, RuntimeError } from "./errors.js";
 import { createDefaultExecutor, isExecutor, type Executor, type ExecutorFn } from "./executor-types.js";
 import { EMPTY_DATA, als, state, type Frame } from "./frame.js";
@@ -43,7 +43,7 @@ import {
   kUnretrieved,
   kWake,
 } from "./symbols.js";
-import { Task, checkCoroutine, type Coroutine, type TaskOptions } from "./task.js";
+import { Task, checkCoroutine, constructTask, type Coroutine, type TaskOptions } from "./task.js";
 import { TimerHeap } from "./timer-heap.js";
 import { checkTime, describeValue, isThenable, rangeError, typeError } from "./validate.js";
 
@@ -461,8 +461,11 @@ export class EventLoop {
     this.#checkClosed();
     checkCoroutine("coro", coro);
     if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
+    if (options.context !== undefined && !(options.context instanceof Context)) {
+      throw typeError("options.context", "a Context", options.context);
+    }
     const factory = this.#taskFactory;
-    if (factory === null) return new Task(coro, { ...options, loop: this });
+    if (factory === null) return constructTask<T, Task<T>>(Task, this, coro, options);
     const task = factory(this, coro, options.context === undefined ? {} : { context: options.context }) as Task<T>;
     if (options.name !== undefined) task.setName(options.name);
     return task;

@@ -34,7 +34,7 @@ import {
   signalPosted,
   type Mailbox,
 } from "./mailbox.js";
-import type { Task } from "./task.js";
+import { Task, constructTask, kCompleted } from "./task.js";
 import { kMarkRetrieved, kScheduleCall } from "./symbols.js";
 import { checkFunction, checkString, typeError } from "./validate.js";
 import { channels } from "./log.js";
@@ -114,6 +114,18 @@ function encodeArgs(args: unknown[], target: string, transfers: Transferable[]):
 // ---------------------------------------------------------------- the loop's side
 
 /** What a loop exposes to other threads, and the state of calls it is running for them. */
+/** The task of a `runCoroutineThreadsafe` call from another thread; it answers when done. */
+class RemoteCallTask extends Task<unknown> {
+  endpoint: LoopEndpoint | null = null;
+  port: MessagePort | null = null;
+  callId = 0;
+  sender: SenderState | null = null;
+
+  override [kCompleted](): void {
+    this.endpoint?.taskCompleted(this);
+  }
+}
+
 /** What the loop knows about one sender's channel. */
 interface SenderState {
   /** Target names by the numbers this sender gave them (OP_DEFINE). */
@@ -243,32 +255,39 @@ export class LoopEndpoint {
       return;
     }
     const args = decodeValue(encodedArgs) as unknown[];
-    let task: Task<unknown>;
+    let task: RemoteCallTask;
     try {
       const options = ctx === 0 ? { name: target } : { name: target, context: contextFromEntries(ctx) };
-      task = this.loop.createTask(() => (fn as (...a: unknown[]) => unknown)(...args), options);
+      task = constructTask(RemoteCallTask, this.loop, fn as (...a: unknown[]) => unknown, options, args);
     } catch (err) {
       this.#reply(port, id, R_ERROR, toEnvelope(err, this.mailbox.threadName));
       return;
     }
-    const tasks = sender.tasks;
-    tasks.set(id, task);
-    task.addDoneCallback((t) => {
-      tasks.delete(id);
-      if (t.cancelled()) {
-        let message = "";
-        try {
-          t.result();
-        } catch (err) {
-          message = (err as Error).message;
-        }
-        this.#reply(port, id, R_CANCELLED, message);
-        return;
+    task.endpoint = this;
+    task.port = port;
+    task.callId = id;
+    task.sender = sender;
+    sender.tasks.set(id, task);
+  }
+
+  /** A remote call's task finished: answer at once (no done callback, no extra loop iteration). */
+  taskCompleted(task: RemoteCallTask): void {
+    const port = task.port as MessagePort;
+    const id = task.callId;
+    task.sender?.tasks.delete(id);
+    if (task.cancelled()) {
+      let message = "";
+      try {
+        task.result();
+      } catch (err) {
+        message = (err as Error).message;
       }
-      const failure = t[kMarkRetrieved]();
-      if (failure !== undefined) this.#reply(port, id, R_ERROR, toEnvelope(failure.error, this.mailbox.threadName));
-      else this.#reply(port, id, R_OK, t.result(), target);
-    });
+      this.#reply(port, id, R_CANCELLED, message);
+      return;
+    }
+    const failure = task[kMarkRetrieved]();
+    if (failure !== undefined) this.#reply(port, id, R_ERROR, toEnvelope(failure.error, this.mailbox.threadName));
+    else this.#reply(port, id, R_OK, task.result(), task.getName());
   }
 
   /** Runs an exposed target for the loop's own thread (the local handle). */
@@ -318,7 +337,11 @@ export class LoopEndpoint {
     outbox.items.push(id, kind, value);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flushReplies);
+      // Once per loop iteration, not per microtask: calls complete one after another within an
+      // iteration (each task settles in its own microtask), and their answers should travel
+      // together. A closed or stopped loop answers at once.
+      if (this.loop.isRunning()) this.loop.callSoon(this.#flushReplies);
+      else queueMicrotask(this.#flushReplies);
     }
   }
 
@@ -444,10 +467,30 @@ class Channel {
     const outbox = this.#outbox;
     if (outbox !== null) {
       for (let i = 0; i < op.length; i++) outbox.push(op[i]);
-      if (transfers !== undefined && transfers.length > 0) this.#transfers.push(...transfers);
-      if (++this.#outboxOps >= MAX_OPS_PER_MESSAGE) this.#sendOutbox();
+      this.#queued(transfers);
       return;
     }
+    this.#sendFirst(op, transfers);
+  }
+
+  /** `post` for the per-call operations, without building an array per call when batching. */
+  #postCall(code: typeof OP_CALL | typeof OP_RUN, a: unknown, b: unknown, c: unknown, d: unknown, transfers: Transferable[]): void {
+    const outbox = this.#outbox;
+    if (outbox !== null) {
+      if (code === OP_RUN) outbox.push(code, a, b, c, d);
+      else outbox.push(code, a, b, c);
+      this.#queued(transfers);
+      return;
+    }
+    this.#sendFirst((code === OP_RUN ? [code, a, b, c, d] : [code, a, b, c]) as Op, transfers);
+  }
+
+  #queued(transfers: readonly Transferable[] | undefined): void {
+    if (transfers !== undefined && transfers.length > 0) this.#transfers.push(...transfers);
+    if (++this.#outboxOps >= MAX_OPS_PER_MESSAGE) this.#sendOutbox();
+  }
+
+  #sendFirst(op: Op, transfers: readonly Transferable[] | undefined): void {
     this.#outbox = [];
     queueMicrotask(this.flush);
     try {
@@ -525,7 +568,7 @@ class Channel {
     this.#track();
     const targetId = this.#targetId(target);
     try {
-      this.post([OP_RUN, id, targetId, encoded, ctx], transfers);
+      this.#postCall(OP_RUN, id, targetId, encoded, ctx, transfers);
     } catch (err) {
       this.#pending.delete(id);
       this.#untrack();
@@ -539,7 +582,7 @@ class Channel {
     const ctx = splitCarrier(args);
     const transfers: Transferable[] = [];
     const encoded = encodeArgs(args, target, transfers);
-    this.post([OP_CALL, this.#targetId(target), encoded, ctx], transfers);
+    this.#postCall(OP_CALL, this.#targetId(target), encoded, ctx, undefined, transfers);
   }
 
   #track(): void {

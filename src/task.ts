@@ -55,6 +55,33 @@ export interface TaskConstructorOptions extends TaskOptions {
 
 let taskCounter = 0;
 
+/** Set only while this package constructs a task whose arguments it already checked. */
+let trustedLoop: EventLoop | null = null;
+let trustedArgs: unknown[] | null = null;
+
+export const kCompleted = Symbol("multiloop.completed");
+
+/**
+ * @internal `new cls(coro, options)` on `loop` without checking the arguments again, calling
+ * `coro(...args)` when `args` is given (the mailbox hands over arguments, not a closure).
+ */
+export function constructTask<T, C extends Task<T>>(
+  cls: new (coro: Coroutine<T>, options: TaskConstructorOptions) => C,
+  loop: EventLoop,
+  coro: Coroutine<T>,
+  options: TaskOptions,
+  args: unknown[] | null = null,
+): C {
+  trustedLoop = loop;
+  trustedArgs = args;
+  try {
+    return new cls(coro, options);
+  } finally {
+    trustedLoop = null;
+    trustedArgs = null;
+  }
+}
+
 const kStepStart = Symbol("multiloop.stepStart");
 
 /**
@@ -93,6 +120,8 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   /** The name, or the task number until a name string is needed (saves a string per task). */
   #name: string | number;
   readonly #coro: Coroutine<T>;
+  /** Arguments to call `#coro` with (the mailbox's calls); null: none. */
+  readonly #args: unknown[] | null;
   readonly [kFrame]: Frame;
   [kFutWaiter]: Future<unknown> | null = null;
   [kMustCancel] = false;
@@ -107,17 +136,11 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   #abort: AbortController | null = null;
 
   constructor(coro: Coroutine<T>, options: TaskConstructorOptions = {}) {
-    checkCoroutine("coro", coro);
-    if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
-    if (options.context !== undefined && !(options.context instanceof Context)) {
-      throw typeError("options.context", "a Context", options.context);
-    }
-    if (options.loop !== undefined && !isLoop(options.loop)) throw typeError("options.loop", "an EventLoop", options.loop);
-    // Passing the loop itself (not `{ loop }`) saves an object per task; Future accepts both.
-    super(options.loop === undefined ? {} : (options.loop as unknown as FutureOptions));
+    super(Task.#prepare(coro, options));
     const loop = this.getLoop();
     if (loop.isClosed()) throw new LoopClosedError();
     this.#coro = coro;
+    this.#args = trustedArgs;
     this.#name = options.name === undefined ? ++taskCounter : String(options.name);
     // The task's own copy of the context: the snapshot is immutable, so the Context object itself
     // is only built when the task first needs it (a ContextVar.set, getContext()).
@@ -126,6 +149,28 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     loop[kTaskAdd](this);
     // The task is its own first step in the ready queue (one allocation less per task).
     loop[kSchedule](this);
+  }
+
+  /**
+   * Checks the constructor's arguments, unless the loop already did (`createTask`, which then
+   * passes its loop here instead of spreading `{ ...options, loop }` into a new object per task).
+   */
+  static #prepare(coro: unknown, options: TaskConstructorOptions): FutureOptions {
+    const loop = trustedLoop;
+    if (loop !== null) return loop as unknown as FutureOptions;
+    checkCoroutine("coro", coro);
+    if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
+    if (options.context !== undefined && !(options.context instanceof Context)) {
+      throw typeError("options.context", "a Context", options.context);
+    }
+    if (options.loop !== undefined && !isLoop(options.loop)) throw typeError("options.loop", "an EventLoop", options.loop);
+    // Passing the loop itself (not `{ loop }`) saves an object per task; Future accepts both.
+    return options.loop === undefined ? {} : (options.loop as unknown as FutureOptions);
+  }
+
+  /** @internal called once the task is done (subclasses in this package answer other threads). */
+  [kCompleted](): void {
+    // Nothing by default.
   }
 
   getName(): string {
@@ -243,18 +288,18 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
       return;
     }
     const coro = this.#coro;
-    if (typeof coro === "function") void als.run(this[kFrame], Task.#drive<T>, this, coro);
-    else void Task.#drive(this, () => coro);
+    if (typeof coro === "function") void als.run(this[kFrame], Task.#drive<T>, this, coro, this.#args);
+    else void Task.#drive(this, () => coro, null);
   }
 
   /**
    * Runs the coroutine and routes its outcome to the task. One async function instead of
    * `.then(onReturn, onThrow)`: no closures and no derived promise per task.
    */
-  static async #drive<T>(task: Task<T>, coro: () => T | PromiseLike<T>): Promise<void> {
+  static async #drive<T>(task: Task<T>, coro: (...args: unknown[]) => T | PromiseLike<T>, args: unknown[] | null): Promise<void> {
     let value: T;
     try {
-      value = await coro();
+      value = await (args === null ? coro() : coro(...args));
     } catch (err) {
       task.#onThrow(err);
       return;
@@ -273,6 +318,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     }
     this[kSetResult](value);
     this.getLoop()[kTaskDone](this);
+    this[kCompleted]();
   }
 
   #onThrow(err: unknown): void {
@@ -285,11 +331,13 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     }
     this[kSetException](err);
     this.getLoop()[kTaskDone](this);
+    this[kCompleted]();
   }
 
   #finishCancelled(exc: CancelledError): void {
     this[kCancelInternal](exc.message, exc);
     this.getLoop()[kTaskDone](this);
+    this[kCompleted]();
   }
 
   override toString(): string {
