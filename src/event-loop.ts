@@ -21,7 +21,7 @@
 import { inspect } from "node:util";
 import { Context, ContextMarker, currentData, runInContext, type ContextData } from "./context.js";
 import { LoopClosedError, RuntimeError } from "./errors.js";
-import { createDefaultExecutor, isExecutor, type Executor, type ExecutorFn } from "./executor-types.js";
+import { createDefaultExecutor, isExecutor, kSubmitCancellable, type CancellableSubmission, type Executor, type ExecutorFn, type FastExecutor } from "./executor-types.js";
 import { EMPTY_DATA, als, state, type Frame } from "./frame.js";
 import { Future, kResumes, kStalledAt } from "./future.js";
 import { Handle, TimerHandle, kRun, type Runnable, type TimerOwner } from "./handle.js";
@@ -517,12 +517,22 @@ export class EventLoop {
     context?: ReadonlyArray<[string, unknown]>,
   ): Future<R> {
     const fut = this.createFuture<R>();
-    const abort = new AbortController();
-    fut.addDoneCallback((f) => {
-      if (f.cancelled()) abort.abort();
-    });
-    const options = context === undefined ? { signal: abort.signal } : { signal: abort.signal, context };
-    executor.submit(fn, args, options).then(
+    let submitted: Promise<R>;
+    const fast = (executor as Partial<FastExecutor>)[kSubmitCancellable];
+    if (typeof fast === "function") {
+      const submission = fast.call(executor, fn, args, context) as CancellableSubmission<R>;
+      fut.addDoneCallback((f) => {
+        if (f.cancelled()) submission.cancel();
+      });
+      submitted = submission.promise;
+    } else {
+      const abort = new AbortController();
+      fut.addDoneCallback((f) => {
+        if (f.cancelled()) abort.abort();
+      });
+      submitted = executor.submit(fn, args, context === undefined ? { signal: abort.signal } : { signal: abort.signal, context });
+    }
+    submitted.then(
       (value) => {
         if (!fut.done()) fut.setResult(value);
       },

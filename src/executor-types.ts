@@ -34,6 +34,25 @@ export interface Executor {
   shutdown(options?: ShutdownOptions): Promise<boolean>;
 }
 
+/**
+ * @internal an executor's cheaper way in: submit without an AbortSignal (which costs ~10 us per
+ * call to build and listen to in Node) and get back a function that cancels the call.
+ */
+export const kSubmitCancellable = Symbol("multiloop.submitCancellable");
+
+export interface CancellableSubmission<R> {
+  promise: Promise<R>;
+  cancel(): void;
+}
+
+export interface FastExecutor extends Executor {
+  [kSubmitCancellable]<R>(
+    fn: ExecutorFn<R>,
+    args: unknown[],
+    context: ReadonlyArray<[string, unknown]> | undefined,
+  ): CancellableSubmission<R>;
+}
+
 export function isExecutor(value: unknown): value is Executor {
   return (
     typeof value === "object" &&

@@ -16,9 +16,17 @@ import { isAbsolute } from "node:path";
 import { Piscina } from "piscina";
 import type { ResourceLimits } from "node:worker_threads";
 import { allContextEntries } from "./context.js";
-import { RuntimeError } from "./errors.js";
+import { CancelledError, RuntimeError } from "./errors.js";
 import { fromEnvelope, isEnvelope } from "./error-envelope.js";
-import { setDefaultExecutorFactory, type Executor, type ExecutorFn, type ShutdownOptions, type SubmitOptions } from "./executor-types.js";
+import {
+  kSubmitCancellable,
+  setDefaultExecutorFactory,
+  type CancellableSubmission,
+  type Executor,
+  type ExecutorFn,
+  type ShutdownOptions,
+  type SubmitOptions,
+} from "./executor-types.js";
 import { getRunningLoop } from "./policy.js";
 import { checkObject, typeError } from "./validate.js";
 
@@ -45,8 +53,13 @@ export interface ExecutorTask {
   filename: string | null;
   name: string | null;
   args: unknown[];
-  /** 0 = queued, 1 = started, 2 = cancelled before it started. */
-  start: Int32Array;
+  /**
+   * The call's start flag: 0 = queued, 1 = started, 2 = cancelled before it started. A slot of
+   * the pool's shared flags (sent once, in workerData), or a buffer of its own when all slots
+   * are taken (then `slot` is 0).
+   */
+  slot: number;
+  start: Int32Array | null;
   context: ReadonlyArray<[string, unknown]> | null;
 }
 
@@ -58,6 +71,11 @@ export interface ExecutorReply {
 }
 
 const workerFile = fileURLToPath(new URL("../workers/executor.js", import.meta.url));
+
+/** Start-flag slots shared with the pool threads; more calls at once fall back to a flag each. */
+const FLAG_SLOTS = 4096;
+/** The workerData key under which pool threads find the shared start flags. */
+export const FLAGS_KEY = "multiloop:executorFlags";
 
 const checkedSources = new WeakMap<object, string>();
 
@@ -106,6 +124,9 @@ export class PoolExecutor implements Executor, AsyncDisposable {
   readonly #defaultModule: string | null;
   readonly #terminateOnCancel: boolean;
   #shutdown = false;
+  /** Start flags shared with every pool thread (workerData), so a call sends a slot number only. */
+  readonly #flags = new Int32Array(new SharedArrayBuffer(FLAG_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  readonly #freeSlots: number[] = Array.from({ length: FLAG_SLOTS - 1 }, (_, i) => FLAG_SLOTS - 1 - i);
 
   constructor(options: PoolExecutorOptions = {}) {
     checkObject("options", options);
@@ -123,6 +144,7 @@ export class PoolExecutor implements Executor, AsyncDisposable {
       idleTimeout: options.idleTimeout ?? 10_000,
       maxQueue: options.maxQueue ?? "auto",
       atomics: "async",
+      workerData: { [FLAGS_KEY]: this.#flags },
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
       ...(options.env === undefined ? {} : { env: options.env }),
     });
@@ -135,42 +157,77 @@ export class PoolExecutor implements Executor, AsyncDisposable {
 
   /** Checks `fn` at the call site (a function that cannot be sent throws here, not later). */
   submit<R>(fn: ExecutorFn<R>, args: unknown[], options: SubmitOptions): Promise<R> {
-    if (this.#shutdown) {
-      return Promise.reject(
-        new RuntimeError("cannot schedule new futures after shutdown", { code: "ERR_LOOP_EXECUTOR_SHUTDOWN" }),
-      );
-    }
-    let task: ExecutorTask;
-    const start = new Int32Array(new SharedArrayBuffer(4));
-    const context = options.context === undefined || options.context.length === 0 ? null : options.context;
-    if (typeof fn === "function") {
-      task = { source: functionSource(fn), filename: null, name: null, args, start, context };
-    } else {
-      const filename = fn.filename === undefined ? this.#defaultModule : moduleHref(fn.filename);
-      if (filename === null) throw typeError("fn.filename", "a module path (the pool has no default `filename`)", fn.filename);
-      task = { source: null, filename, name: fn.name ?? "default", args, start, context };
-    }
-    return this.#run<R>(task, options.signal);
+    const signal = options.signal;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const submission = this[kSubmitCancellable]<R>(fn, args, options.context);
+    const onAbort = (): void => {
+      submission.cancel();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    return submission.promise.finally(() => {
+      signal.removeEventListener("abort", onAbort);
+    });
   }
 
-  async #run<R>(task: ExecutorTask, signal: AbortSignal): Promise<R> {
-    const start = task.start;
-    signal.throwIfAborted();
-    let abort: AbortController | null = null;
-    const onAbort = (): void => {
-      // Queued: take the start flag so it never runs. Running: only stop it when asked to.
-      if (Atomics.compareExchange(start, 0, 0, 2) !== 0 && this.#terminateOnCancel) abort?.abort(signal.reason);
-    };
-    if (this.#terminateOnCancel) abort = new AbortController();
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      const reply = await this.#pool.run(task, abort === null ? {} : { signal: abort.signal });
-      if (reply.skipped === true) signal.throwIfAborted();
-      if (!reply.ok) throw isEnvelope(reply.error) ? fromEnvelope(reply.error) : reply.error;
-      return reply.value as R;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
+  /**
+   * @internal `submit` without an AbortSignal (building and listening to one costs ~10 us per call
+   * in Node): the loop's `runInExecutor` calls this and cancels through the returned function.
+   * Checks `fn` at the call site (a function that cannot be sent throws here, not later).
+   */
+  [kSubmitCancellable]<R>(
+    fn: ExecutorFn<R>,
+    args: unknown[],
+    contextEntries: ReadonlyArray<[string, unknown]> | undefined,
+  ): CancellableSubmission<R> {
+    if (this.#shutdown) {
+      const error = new RuntimeError("cannot schedule new futures after shutdown", { code: "ERR_LOOP_EXECUTOR_SHUTDOWN" });
+      return { promise: Promise.reject(error), cancel: () => undefined };
     }
+    let task: ExecutorTask;
+    const context = contextEntries === undefined || contextEntries.length === 0 ? null : contextEntries;
+    let source: string | null = null;
+    let filename: string | null = null;
+    let name: string | null = null;
+    if (typeof fn === "function") {
+      source = functionSource(fn);
+    } else {
+      filename = fn.filename === undefined ? this.#defaultModule : moduleHref(fn.filename);
+      if (filename === null) throw typeError("fn.filename", "a module path (the pool has no default `filename`)", fn.filename);
+      name = fn.name ?? "default";
+    }
+    // Slot 0 is never handed out: it means "this call brought its own flag".
+    const slot = this.#freeSlots.pop() ?? 0;
+    const own = slot === 0 ? new Int32Array(new SharedArrayBuffer(4)) : null;
+    const flags = own ?? this.#flags;
+    const index = slot;
+    Atomics.store(flags, index, 0);
+    task = { source, filename, name, args, slot, start: own, context };
+    // Only a pool that may end a running call needs piscina's abort signal.
+    const abort = this.#terminateOnCancel ? new AbortController() : null;
+    let cancelled = false;
+    const cancel = (): void => {
+      if (cancelled) return;
+      cancelled = true;
+      // Queued: take the start flag so it never runs. Running: only stop it when asked to.
+      if (Atomics.compareExchange(flags, index, 0, 2) !== 0 && abort !== null) abort.abort(new CancelledError());
+    };
+    const release = (): void => {
+      if (slot !== 0) this.#freeSlots.push(slot);
+    };
+    const promise = this.#pool.run(task, abort === null ? {} : { signal: abort.signal }).then(
+      (reply) => {
+        release();
+        if (reply.skipped === true) throw new CancelledError();
+        if (!reply.ok) throw isEnvelope(reply.error) ? fromEnvelope(reply.error) : reply.error;
+        return reply.value as R;
+      },
+      (err: unknown) => {
+        // Aborted (terminateOnCancel) or the pool failed: the worker will not touch the slot again.
+        release();
+        throw err;
+      },
+    );
+    return { promise, cancel };
   }
 
   /** Runs `fn(...args)` in the pool without an event loop. */
