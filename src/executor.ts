@@ -158,7 +158,7 @@ export class PoolExecutor implements Executor, AsyncDisposable {
   /** Checks `fn` at the call site (a function that cannot be sent throws here, not later). */
   submit<R>(fn: ExecutorFn<R>, args: unknown[], options: SubmitOptions): Promise<R> {
     const signal = options.signal;
-    if (signal.aborted) return Promise.reject(signal.reason);
+    if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new CancelledError());
     const submission = this[kSubmitCancellable]<R>(fn, args, options.context);
     const onAbort = (): void => {
       submission.cancel();
@@ -183,7 +183,6 @@ export class PoolExecutor implements Executor, AsyncDisposable {
       const error = new RuntimeError("cannot schedule new futures after shutdown", { code: "ERR_LOOP_EXECUTOR_SHUTDOWN" });
       return { promise: Promise.reject(error), cancel: () => undefined };
     }
-    let task: ExecutorTask;
     const context = contextEntries === undefined || contextEntries.length === 0 ? null : contextEntries;
     let source: string | null = null;
     let filename: string | null = null;
@@ -199,9 +198,8 @@ export class PoolExecutor implements Executor, AsyncDisposable {
     const slot = this.#freeSlots.pop() ?? 0;
     const own = slot === 0 ? new Int32Array(new SharedArrayBuffer(4)) : null;
     const flags = own ?? this.#flags;
-    const index = slot;
-    Atomics.store(flags, index, 0);
-    task = { source, filename, name, args, slot, start: own, context };
+    Atomics.store(flags, slot, 0);
+    const task: ExecutorTask = { source, filename, name, args, slot, start: own, context };
     // Only a pool that may end a running call needs piscina's abort signal.
     const abort = this.#terminateOnCancel ? new AbortController() : null;
     let cancelled = false;
@@ -209,7 +207,7 @@ export class PoolExecutor implements Executor, AsyncDisposable {
       if (cancelled) return;
       cancelled = true;
       // Queued: take the start flag so it never runs. Running: only stop it when asked to.
-      if (Atomics.compareExchange(flags, index, 0, 2) !== 0 && abort !== null) abort.abort(new CancelledError());
+      if (Atomics.compareExchange(flags, slot, 0, 2) !== 0 && abort !== null) abort.abort(new CancelledError());
     };
     const release = (): void => {
       if (slot !== 0) this.#freeSlots.push(slot);
