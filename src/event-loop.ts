@@ -93,6 +93,13 @@ function debugFromEnvironment(): boolean {
   return value !== undefined && value !== "" && value !== "0";
 }
 
+/** `Array.prototype.slice.call(args, from)` without `arguments` leaving the function (V8 keeps it cheap). */
+function sliceArguments(args: IArguments, from: number): unknown[] {
+  const out: unknown[] = [];
+  for (let i = from; i < args.length; i++) out.push(args[i]);
+  return out;
+}
+
 function stopLoopWhenDone(fut: Future<unknown>): void {
   fut.getLoop().stop();
 }
@@ -366,34 +373,35 @@ export class EventLoop {
    * Runs `cb(...args)` in the next iteration, after the callbacks already queued; returns its
    * handle. A trailing `withContext(ctx)` runs it in `ctx` instead of a copy of the current context.
    */
-  callSoon<A extends unknown[]>(cb: (...args: A) => unknown, ...args: A | [...A, ContextMarker]): Handle {
+  callSoon<A extends unknown[]>(cb: (...args: A) => unknown, ...args: A | [...A, ContextMarker]): Handle;
+  callSoon(cb: (...a: unknown[]) => unknown): Handle {
     this.#checkClosed();
     if (typeof cb !== "function") throw typeError("callback", "a function", cb);
     if (this.#debug) this.#checkCallback("callSoon", cb);
-    const handle = this.#newHandle(cb as (...a: unknown[]) => unknown, args as unknown[]);
+    // Rest parameters would allocate an array per call, even for none: read `arguments` instead.
+    // eslint-disable-next-line prefer-rest-params
+    const handle = this.#newHandle(cb, arguments.length > 1 ? sliceArguments(arguments, 1) : null);
     this.#ready.push(handle);
     if (this.#parked) this.#wake();
     return handle;
   }
 
   /** Runs `cb(...args)` after `delayMs` milliseconds (negative: as soon as possible). */
-  callLater<A extends unknown[]>(
-    delayMs: number,
-    cb: (...args: A) => unknown,
-    ...args: A | [...A, ContextMarker]
-  ): TimerHandle {
+  callLater<A extends unknown[]>(delayMs: number, cb: (...args: A) => unknown, ...args: A | [...A, ContextMarker]): TimerHandle;
+  callLater(delayMs: number, cb: (...a: unknown[]) => unknown): TimerHandle {
     checkTime("delayMs", delayMs);
-    return this.#schedule("callLater", this.time() + delayMs, delayMs, cb as (...a: unknown[]) => unknown, args as unknown[]);
+    // eslint-disable-next-line prefer-rest-params
+    const args = arguments.length > 2 ? sliceArguments(arguments, 2) : null;
+    return this.#schedule("callLater", this.time() + delayMs, delayMs, cb, args);
   }
 
   /** Runs `cb(...args)` at `whenMs` on the `time()` clock; ties run in scheduling order. */
-  callAt<A extends unknown[]>(
-    whenMs: number,
-    cb: (...args: A) => unknown,
-    ...args: A | [...A, ContextMarker]
-  ): TimerHandle {
+  callAt<A extends unknown[]>(whenMs: number, cb: (...args: A) => unknown, ...args: A | [...A, ContextMarker]): TimerHandle;
+  callAt(whenMs: number, cb: (...a: unknown[]) => unknown): TimerHandle {
     checkTime("whenMs", whenMs);
-    return this.#schedule("callAt", whenMs, null, cb as (...a: unknown[]) => unknown, args as unknown[]);
+    // eslint-disable-next-line prefer-rest-params
+    const args = arguments.length > 2 ? sliceArguments(arguments, 2) : null;
+    return this.#schedule("callAt", whenMs, null, cb, args);
   }
 
   /**
@@ -414,16 +422,16 @@ export class EventLoop {
     when: number,
     delay: number | null,
     cb: (...a: unknown[]) => unknown,
-    args: unknown[],
+    args: unknown[] | null,
   ): TimerHandle {
     this.#checkClosed();
     if (typeof cb !== "function") throw typeError("callback", "a function", cb);
     if (this.#debug) this.#checkCallback(method, cb);
     let ctx: Context | null = null;
     let data: ContextData;
-    const last = args.length > 0 ? args[args.length - 1] : undefined;
+    const last = args !== null ? args[args.length - 1] : undefined;
     if (last instanceof ContextMarker) {
-      args.pop();
+      (args as unknown[]).pop();
       ctx = last.context;
       data = EMPTY_DATA;
     } else {
@@ -436,12 +444,11 @@ export class EventLoop {
     return timer;
   }
 
-  #newHandle(cb: (...a: unknown[]) => unknown, args: unknown[]): Handle {
-    const n = args.length;
+  #newHandle(cb: (...a: unknown[]) => unknown, args: unknown[] | null): Handle {
     let handle: Handle;
-    const last = n > 0 ? args[n - 1] : undefined;
+    const last = args !== null ? args[args.length - 1] : undefined;
     if (last instanceof ContextMarker) {
-      args.pop();
+      (args as unknown[]).pop();
       handle = new Handle(cb, args, last.context, EMPTY_DATA);
     } else {
       handle = new Handle(cb, args, null, currentData());
@@ -729,8 +736,10 @@ export class EventLoop {
       const inbox = this.#inbox;
       if (inbox !== null) inbox.poll();
       const batch = ready.takeBatch();
-      for (let i = 0; i < batch.length; i++) {
+      const count = ready.batchLength;
+      for (let i = 0; i < count; i++) {
         const handle = batch[i] as Runnable;
+        batch[i] = undefined;
         if (handle.cancelled()) continue;
         const debug = this.#debug;
         const started = debug ? performance.now() : 0;
