@@ -15,7 +15,7 @@
  */
 import { CancelledError, LoopClosedError, RuntimeError } from "./errors.js";
 import { Context, currentData } from "./context.js";
-import { EMPTY_DATA, als, type Frame } from "./frame.js";
+import { EMPTY_DATA, als, currentFrame, type Frame } from "./frame.js";
 import { Future, isLoop, kResumes, kStalledAt, type FutureOptions } from "./future.js";
 import { pyStr } from "./format.js";
 import { kRun, type Runnable } from "./handle.js";
@@ -288,24 +288,33 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
       return;
     }
     const coro = this.#coro;
-    if (typeof coro === "function") void als.run(this[kFrame], Task.#drive<T>, this, coro, this.#args);
-    else void Task.#drive(this, () => coro, null);
+    als.run(this[kFrame], Task.#start<T>, this, coro, this.#args);
   }
 
   /**
-   * Runs the coroutine and routes its outcome to the task. One async function instead of
-   * `.then(onReturn, onThrow)`: no closures and no derived promise per task.
+   * Starts the coroutine inside the task's frame and routes its outcome to the task. `.then()`
+   * with two shared handlers, called inside `als.run`, so the reaction runs in the task's frame and
+   * finds the task there: no closures, no async function (a generator and a promise) per task.
    */
-  static async #drive<T>(task: Task<T>, coro: (...args: unknown[]) => T | PromiseLike<T>, args: unknown[] | null): Promise<void> {
-    let value: T;
+  static #start<T>(task: Task<T>, coro: Coroutine<T>, args: unknown[] | null): void {
+    let result: T | PromiseLike<T>;
     try {
-      value = await (args === null ? coro() : coro(...args));
+      result = typeof coro !== "function" ? coro : args === null ? coro() : (coro as (...a: unknown[]) => T)(...args);
     } catch (err) {
       task.#onThrow(err);
       return;
     }
-    task.#onReturn(value);
+    if (isThenable(result)) result.then(Task.#returned, Task.#threw);
+    else task.#onReturn(result);
   }
+
+  static readonly #returned = (value: unknown): void => {
+    (currentFrame().task as Task<unknown>).#onReturn(value);
+  };
+
+  static readonly #threw = (err: unknown): void => {
+    (currentFrame().task as Task<unknown>).#onThrow(err);
+  };
 
   #onReturn(value: T): void {
     this.getLoop()[kStepEnd](this);
