@@ -37,10 +37,24 @@ import { checkFunction, typeError } from "./validate.js";
 import type { EventLoop } from "./event-loop.js";
 import type { Task } from "./task.js";
 
+// The state word: one of three states, and flags.
 const PENDING = 0;
 const FINISHED = 1;
 const CANCELLED = 2;
-type FutureState = typeof PENDING | typeof FINISHED | typeof CANCELLED;
+const STATE_MASK = 3;
+/** FINISHED with an exception (in #result). */
+const FAILED = 4;
+/** An exception nobody retrieved yet (reported if the future dies that way). */
+const LOG_TRACEBACK = 8;
+/** sleep(0): complete on the first await, so it yields exactly one iteration. */
+const YIELD_ONCE = 16;
+
+interface FutureExtra {
+  cancelMessage: string | undefined;
+  cancelledExc: CancelledError | null;
+  onCancel: { cancel(): void } | null;
+  sourceTraceback: string | undefined;
+}
 
 /**
  * What `Future.then()` returns. An `await` hands `then` its own resolving functions and never
@@ -308,20 +322,27 @@ export interface FutureOptions {
  */
 export class Future<T = unknown> implements PromiseLike<T> {
   readonly #loop: EventLoop;
-  #state: FutureState = PENDING;
-  #result: T | undefined = undefined;
-  #exception: unknown = undefined;
-  #hasException = false;
-  #logTraceback = false;
-  #cancelMessage: string | undefined = undefined;
-  #cancelledExc: CancelledError | null = null;
+  /** PENDING / FINISHED / CANCELLED in the low bits, plus the FAILED / LOG_TRACEBACK / YIELD_ONCE flags. */
+  #state = PENDING as number;
+  /** The result; the exception when FAILED; the result to set on the first await when YIELD_ONCE. */
+  #result: unknown = undefined;
+  /** What only cancelled, sleeping or debugged futures need (kept out of every other future). */
+  #extra: FutureExtra | null = null;
   #callbacks: Runnable[] | null = null;
-  #yieldOnce = false;
-  #onCancel: { cancel(): void } | null = null;
   /** @internal lets `gather` spot a future passed twice without hashing every future. */
   [kGatherStamp] = 0;
   /** Where the future was created (debug mode only). */
-  sourceTraceback: string | undefined;
+  get sourceTraceback(): string | undefined {
+    return this.#extra?.sourceTraceback;
+  }
+
+  set sourceTraceback(stack: string | undefined) {
+    this.#more().sourceTraceback = stack;
+  }
+
+  #more(): FutureExtra {
+    return (this.#extra ??= { cancelMessage: undefined, cancelledExc: null, onCancel: null, sourceTraceback: undefined });
+  }
 
   constructor(options: FutureOptions = {}) {
     if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
@@ -340,28 +361,30 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   done(): boolean {
-    return this.#state !== PENDING;
+    return (this.#state & STATE_MASK) !== PENDING;
   }
 
   cancelled(): boolean {
-    return this.#state === CANCELLED;
+    return (this.#state & STATE_MASK) === CANCELLED;
   }
 
   /** The result; throws the future's exception, `CancelledError`, or `InvalidStateError` if pending. */
   result(): T {
-    if (this.#state === CANCELLED) throw this.#makeCancelledError();
-    if (this.#state === PENDING) throw new InvalidStateError("Result is not set.");
+    const state = this.#state & STATE_MASK;
+    if (state === CANCELLED) throw this.#makeCancelledError();
+    if (state === PENDING) throw new InvalidStateError("Result is not set.");
     this.#retrieved();
-    if (this.#hasException) throw this.#exception;
+    if ((this.#state & FAILED) !== 0) throw this.#result;
     return this.#result as T;
   }
 
   /** The exception (null if none); throws `CancelledError` or `InvalidStateError` if pending. */
   exception(): unknown {
-    if (this.#state === CANCELLED) throw this.#makeCancelledError();
-    if (this.#state === PENDING) throw new InvalidStateError("Exception is not set.");
+    const state = this.#state & STATE_MASK;
+    if (state === CANCELLED) throw this.#makeCancelledError();
+    if (state === PENDING) throw new InvalidStateError("Exception is not set.");
     this.#retrieved();
-    return this.#hasException ? this.#exception : null;
+    return (this.#state & FAILED) !== 0 ? this.#result : null;
   }
 
   setResult(value: T): void {
@@ -394,13 +417,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
       ctx,
       ctx === null ? currentData() : contextData(ctx),
     );
-    if (this.#state !== PENDING) {
+    if ((this.#state & STATE_MASK) !== PENDING) {
       this.#loop[kSchedule](entry);
       return;
     }
     (this.#callbacks ??= []).push(entry);
     // A sleep(0) handed to gather/wait/shield/asCompleted: watching it starts its one-iteration yield.
-    if (this.#yieldOnce) this[kSetResult](this.#result as T);
+    if ((this.#state & YIELD_ONCE) !== 0) this[kSetResult](this.#result as T);
   }
 
   /** Removes every registration of `cb`; returns how many were removed. */
@@ -455,7 +478,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
       onRejected,
       derived,
     );
-    if (this.#state !== PENDING) {
+    if ((this.#state & STATE_MASK) !== PENDING) {
       // Python would not suspend on a done future either; a microtask keeps then() asynchronous.
       queueMicrotask(() => {
         wakeup.deliver();
@@ -478,7 +501,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
     }
     (this.#callbacks ??= []).push(wakeup);
     if (awaiting !== null) this.#awaitedBy(awaiting, awaiting);
-    if (this.#yieldOnce && this.#state === PENDING) this[kSetResult](this.#result as T);
+    if (this.#state === (PENDING | YIELD_ONCE)) this[kSetResult](this.#result as T);
   }
 
   /** The task `task` is now suspended on this future: make it the task's cancel target. */
@@ -516,22 +539,20 @@ export class Future<T = unknown> implements PromiseLike<T> {
   // ---- internal protocol (symbol-keyed so Task can override the public setters) ----
 
   [kSetResult](value: T): void {
-    if (this.#state !== PENDING) throw new InvalidStateError("invalid state");
+    if ((this.#state & STATE_MASK) !== PENDING) throw new InvalidStateError("invalid state");
     this.#result = value;
     this.#state = FINISHED;
     this.#scheduleCallbacks();
   }
 
   [kSetException](exception: unknown): void {
-    if (this.#state !== PENDING) throw new InvalidStateError("invalid state");
+    if ((this.#state & STATE_MASK) !== PENDING) throw new InvalidStateError("invalid state");
     let exc = exception;
     if (typeof exc === "function" && exc.prototype instanceof Error) {
       exc = new (exc as new () => Error)();
     }
-    this.#exception = exc;
-    this.#hasException = true;
-    this.#state = FINISHED;
-    this.#logTraceback = true;
+    this.#result = exc;
+    this.#state = FINISHED | FAILED | LOG_TRACEBACK;
     const loop = this.#loop;
     // The registry holds the error strongly until the future is collected. An Error whose stack
     // was never read still holds V8's raw frames, receivers included: for a task that threw
@@ -555,14 +576,17 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** Cancels the future itself (`Task.cancel` only requests; this is what marks it cancelled). */
   [kCancelInternal](msg: string | undefined, exc?: CancelledError): boolean {
-    if (this.#state !== PENDING) return false;
+    if ((this.#state & STATE_MASK) !== PENDING) return false;
     this.#state = CANCELLED;
-    this.#cancelMessage = msg;
-    if (exc !== undefined) this.#cancelledExc = exc;
+    if (msg !== undefined || exc !== undefined) {
+      const extra = this.#more();
+      extra.cancelMessage = msg;
+      if (exc !== undefined) extra.cancelledExc = exc;
+    }
     this.#retrieved();
-    const onCancel = this.#onCancel;
+    const onCancel = this.#extra?.onCancel ?? null;
     if (onCancel !== null) {
-      this.#onCancel = null;
+      (this.#extra as FutureExtra).onCancel = null;
       onCancel.cancel();
     }
     this.#scheduleCallbacks();
@@ -571,9 +595,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
   /** Marks the exception as looked at; returns it (boxed) if there is one. */
   [kMarkRetrieved](): { error: unknown } | undefined {
-    if (!this.#hasException) return undefined;
+    if ((this.#state & FAILED) === 0) return undefined;
     this.#retrieved();
-    return { error: this.#exception };
+    return { error: this.#result };
   }
 
   /**
@@ -581,23 +605,23 @@ export class Future<T = unknown> implements PromiseLike<T> {
    * yields exactly one iteration (asyncio's bare `yield` in `sleep(0)`), without a timer.
    */
   [kYieldOnce](result: T): void {
-    this.#yieldOnce = true;
+    this.#state |= YIELD_ONCE;
     this.#result = result;
   }
 
   /** Something to cancel along with the future (the timer behind `sleep`). */
   [kOnCancel](target: { cancel(): void }): void {
-    this.#onCancel = target;
+    this.#more().onCancel = target;
   }
 
   /** Whether an exception is set that nobody retrieved (used by the loop's close-time report). */
   hasUnretrievedException(): boolean {
-    return this.#logTraceback;
+    return (this.#state & LOG_TRACEBACK) !== 0;
   }
 
   #retrieved(): void {
-    if (this.#logTraceback) {
-      this.#logTraceback = false;
+    if ((this.#state & LOG_TRACEBACK) !== 0) {
+      this.#state &= ~LOG_TRACEBACK;
       neverRetrieved.unregister(this);
     }
   }
@@ -608,9 +632,9 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   #makeCancelledError(): CancelledError {
-    const exc = this.#cancelledExc;
-    if (exc !== null) return exc;
-    return new CancelledError(this.#cancelMessage ?? "");
+    const extra = this.#extra;
+    if (extra === null) return new CancelledError("");
+    return extra.cancelledExc ?? new CancelledError(extra.cancelMessage ?? "");
   }
 
   #scheduleCallbacks(): void {
@@ -622,12 +646,13 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   protected stateName(): string {
-    return this.#state === PENDING ? "pending" : this.#state === CANCELLED ? "cancelled" : "finished";
+    const state = this.#state & STATE_MASK;
+    return state === PENDING ? "pending" : state === CANCELLED ? "cancelled" : "finished";
   }
 
   protected outcomeRepr(): string {
-    if (this.#state !== FINISHED) return "";
-    return this.#hasException ? ` exception=${errorRepr(this.#exception)}` : ` result=${shortRepr(this.#result)}`;
+    if ((this.#state & STATE_MASK) !== FINISHED) return "";
+    return (this.#state & FAILED) !== 0 ? ` exception=${errorRepr(this.#result)}` : ` result=${shortRepr(this.#result)}`;
   }
 
   toString(): string {
