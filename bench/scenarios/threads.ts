@@ -21,7 +21,6 @@ import {
 } from "../thread-peers.js";
 
 const ISSUE_3 = "issue 3 §8";
-const ISSUE_4 = "issue 4 §5";
 
 /** Items per message in the batched raw postMessage baseline. */
 const BATCH = 1000;
@@ -216,10 +215,10 @@ async function runThreadQueue(ctx: BenchContext): Promise<ScenarioResult> {
     return {
       measurements: toMeasurements(samples, { "multiloop ThreadQueue": unit, "raw postMessage, one per item": unit }),
       ratios: [{ numerator: "multiloop ThreadQueue", denominator: "raw postMessage, one per item" }],
-      targets: [{ label: "multiloop ThreadQueue", min: 1_000_000, source: ISSUE_4 }],
       notes: [
         `${count.toLocaleString("en-US")} items from a task on the main thread's loop (\`await put\`, maxsize ${maxsize}) ` +
           "to a task on a loop thread (`await get`).",
+        "One item per await, for scale; issue 4's target (>= 1 M items/s) is for batching and is checked by threads.thread-queue (putMany/getMany).",
         ...ml.notes,
         ...(ml.value === null ? [] : queue.notes),
       ],
