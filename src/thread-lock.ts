@@ -6,18 +6,12 @@
 import { inspect } from "node:util";
 import { registerShareable, type Shareable, type SharedData } from "./crossing.js";
 import { RuntimeError } from "./errors.js";
-import { getRunningLoop } from "./policy.js";
-import { KIND_LOCK, SemaphoreCore, createSemaphoreBuffer, isSemaphoreBuffer } from "./thread-semaphore-core.js";
-import { checkFunction, checkObject, checkOptionalTime, typeError } from "./validate.js";
+import { KIND_LOCK, SemaphoreCore, createSemaphoreBuffer, isSemaphoreBuffer, type ThreadAcquireOptions } from "./thread-semaphore-core.js";
+
+export type { ThreadAcquireOptions };
+import { checkFunction, typeError } from "./validate.js";
 
 /** Options of `acquire`. */
-export interface ThreadAcquireOptions {
-  /**
-   * Give up after this many milliseconds: the promise rejects with `TimeoutError` and nothing is
-   * kept (no permit, no place in line). `null`/absent: wait as long as it takes.
-   */
-  timeout?: number | null;
-}
 
 /** What `share().data` holds for a ThreadLock (plain data, nothing to transfer). */
 export interface ThreadLockData {
@@ -96,12 +90,8 @@ export class ThreadLock implements Shareable {
    * Acquires the lock, waiting in line while another task (in any thread) holds it. Resolves
    * `true`. With `{ timeout }`, rejects with `TimeoutError` after that many milliseconds.
    */
-  async acquire(options: ThreadAcquireOptions = {}): Promise<true> {
-    checkObject("options", options);
-    checkOptionalTime("options.timeout", options.timeout);
-    const loop = getRunningLoop();
-    if (this.#core.tryAcquire()) return true;
-    return await this.#core.acquire(loop, options.timeout, "a ThreadLock");
+  acquire(options: ThreadAcquireOptions = {}): Promise<true> {
+    return this.#core.acquireWith(options, "a ThreadLock");
   }
 
   /** Releases the lock (from any task, in any thread). Throws RuntimeError if it is not held. */

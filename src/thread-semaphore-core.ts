@@ -39,8 +39,18 @@ import type { EventLoop } from "./event-loop.js";
 import type { Future } from "./future.js";
 import type { TimerHandle } from "./handle.js";
 import { TimeoutError } from "./errors.js";
+import { getRunningLoop } from "./policy.js";
+import { checkObject, checkOptionalTime } from "./validate.js";
 import { coreFor, writeSharedId } from "./shared-cores.js";
 import { SignalWatcher, signalAll } from "./shared-signal.js";
+
+export interface ThreadAcquireOptions {
+  /**
+   * Give up after this many milliseconds: the promise rejects with `TimeoutError` and nothing is
+   * kept (no permit, no place in line). `null`/absent: wait as long as it takes.
+   */
+  timeout?: number | null;
+}
 
 const MAGIC = 0;
 const ID = 1;
@@ -148,6 +158,18 @@ export class SemaphoreCore {
     if (this.#ticket !== null || this.#liveWaiters() > 0) return false;
     if (this.lineNonEmpty()) return false;
     return this.#takePermit();
+  }
+
+  /**
+   * `acquire(options)` of ThreadLock and ThreadSemaphore: checks the options, takes a free permit at
+   * once, else waits in line (see `acquire`).
+   */
+  async acquireWith(options: ThreadAcquireOptions, describe: string): Promise<true> {
+    checkObject("options", options);
+    checkOptionalTime("options.timeout", options.timeout);
+    const loop = getRunningLoop();
+    if (this.tryAcquire()) return true;
+    return await this.acquire(loop, options.timeout, describe);
   }
 
   /** Waits in line for a permit. Resolves true once granted; rejects on timeout or cancellation

@@ -4,10 +4,9 @@
  */
 import { inspect } from "node:util";
 import { registerShareable, type Shareable, type SharedData } from "./crossing.js";
-import { getRunningLoop } from "./policy.js";
 import { KIND_SEMAPHORE, SemaphoreCore, createSemaphoreBuffer, isSemaphoreBuffer } from "./thread-semaphore-core.js";
-import type { ThreadAcquireOptions } from "./thread-lock.js";
-import { checkFunction, checkInteger, checkObject, checkOptionalTime, rangeError, typeError } from "./validate.js";
+import type { ThreadAcquireOptions } from "./thread-semaphore-core.js";
+import { checkFunction, checkInteger, rangeError, typeError } from "./validate.js";
 
 /** What `share().data` holds for a ThreadSemaphore (plain data, nothing to transfer). */
 export interface ThreadSemaphoreData {
@@ -86,12 +85,8 @@ export class ThreadSemaphore implements Shareable {
    * Takes a permit, waiting in line while there is none. Resolves `true`. With `{ timeout }`,
    * rejects with `TimeoutError` after that many milliseconds.
    */
-  async acquire(options: ThreadAcquireOptions = {}): Promise<true> {
-    checkObject("options", options);
-    checkOptionalTime("options.timeout", options.timeout);
-    const loop = getRunningLoop();
-    if (this.#core.tryAcquire()) return true;
-    return await this.#core.acquire(loop, options.timeout, "a ThreadSemaphore");
+  acquire(options: ThreadAcquireOptions = {}): Promise<true> {
+    return this.#core.acquireWith(options, "a ThreadSemaphore");
   }
 
   /** Gives a permit back (from any task, in any thread), waking the first in line. */
