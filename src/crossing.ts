@@ -63,28 +63,84 @@ function uncloneable(what: string, where: string, target: string): TypeError {
 }
 
 /**
+ * Thrown inside the walk for a value that cannot cross; each container on the way out prepends
+ * its part of the position. Building the position only on failure keeps the walk free of a
+ * string per element on every call.
+ */
+class Refused extends Error {
+  readonly what: string;
+  path = "";
+
+  constructor(what: string) {
+    super(what);
+    this.what = what;
+  }
+}
+
+function at(err: unknown, segment: string): unknown {
+  if (err instanceof Refused) err.path = segment + err.path;
+  return err;
+}
+
+/**
  * Prepares `value` for postMessage. Returns the value to post (a copy only where shareables were
  * replaced) and adds transferables to `transfers`. Throws a TypeError naming `target` and the
  * position (`where`) of a value that cannot cross.
  */
 export function encodeValue(value: unknown, target: string, where: string, transfers: Transferable[]): unknown {
-  return encode(value, target, where, transfers, 0);
+  try {
+    return encode(value, transfers, 0);
+  } catch (err) {
+    if (err instanceof Refused) throw uncloneable(err.what, where + err.path, target);
+    throw err;
+  }
 }
 
 const MAX_DEPTH = 64;
 
-function encode(value: unknown, target: string, where: string, transfers: Transferable[], depth: number): unknown {
+function encode(value: unknown, transfers: Transferable[], depth: number): unknown {
   switch (typeof value) {
     case "function":
-      throw uncloneable("a function", where, target);
+      throw new Refused("a function");
     case "symbol":
-      throw uncloneable("a symbol", where, target);
+      throw new Refused("a symbol");
     case "object":
       break;
     default:
       return value;
   }
   if (value === null || depth > MAX_DEPTH) return value;
+  // Arrays and plain objects first: they are most of what crosses, and never shareables.
+  if (Array.isArray(value)) {
+    let copy: unknown[] | null = null;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      let encoded: unknown;
+      try {
+        encoded = encode(item, transfers, depth + 1);
+      } catch (err) {
+        throw at(err, `[${i}]`);
+      }
+      if (encoded !== item) copy ??= value.slice();
+      if (copy !== null) copy[i] = encoded;
+    }
+    return copy ?? value;
+  }
+  if (isPlainObject(value)) {
+    let copy: Record<string, unknown> | null = null;
+    for (const key of Object.keys(value)) {
+      const item = (value as Record<string, unknown>)[key];
+      let encoded: unknown;
+      try {
+        encoded = encode(item, transfers, depth + 1);
+      } catch (err) {
+        throw at(err, `.${key}`);
+      }
+      if (encoded !== item) copy ??= { ...(value as Record<string, unknown>) };
+      if (copy !== null) copy[key] = encoded;
+    }
+    return copy ?? value;
+  }
   const name = shareableName(value);
   if (name !== undefined) {
     const shared = (value as Shareable).share();
@@ -92,26 +148,26 @@ function encode(value: unknown, target: string, where: string, transfers: Transf
     const tagged: Tagged = { [TAG]: name, data: shared.data };
     return tagged;
   }
-  if (value instanceof Promise) throw uncloneable("a Promise", where, target);
+  if (value instanceof Promise) throw new Refused("a Promise");
   if (value instanceof WeakMap || value instanceof WeakSet || value instanceof WeakRef) {
-    throw uncloneable(`a ${value.constructor.name}`, where, target);
-  }
-  if (Array.isArray(value)) {
-    let copy: unknown[] | null = null;
-    for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
-      const encoded = encode(item, target, `${where}[${i}]`, transfers, depth + 1);
-      if (encoded !== item) copy ??= value.slice();
-      if (copy !== null) copy[i] = encoded;
-    }
-    return copy ?? value;
+    throw new Refused(`a ${value.constructor.name}`);
   }
   if (value instanceof Map) {
     let changed = false;
     const entries: [unknown, unknown][] = [];
     for (const [k, v] of value) {
-      const ek = encode(k, target, `${where} (a Map key)`, transfers, depth + 1);
-      const ev = encode(v, target, `${where}.get(${String(k)})`, transfers, depth + 1);
+      let ek: unknown;
+      let ev: unknown;
+      try {
+        ek = encode(k, transfers, depth + 1);
+      } catch (err) {
+        throw at(err, " (a Map key)");
+      }
+      try {
+        ev = encode(v, transfers, depth + 1);
+      } catch (err) {
+        throw at(err, `.get(${String(k)})`);
+      }
       if (ek !== k || ev !== v) changed = true;
       entries.push([ek, ev]);
     }
@@ -121,21 +177,16 @@ function encode(value: unknown, target: string, where: string, transfers: Transf
     let changed = false;
     const items: unknown[] = [];
     for (const v of value) {
-      const ev = encode(v, target, `${where} (a Set item)`, transfers, depth + 1);
+      let ev: unknown;
+      try {
+        ev = encode(v, transfers, depth + 1);
+      } catch (err) {
+        throw at(err, " (a Set item)");
+      }
       if (ev !== v) changed = true;
       items.push(ev);
     }
     return changed ? new Set(items) : value;
-  }
-  if (isPlainObject(value)) {
-    let copy: Record<string, unknown> | null = null;
-    for (const key of Object.keys(value)) {
-      const item = (value as Record<string, unknown>)[key];
-      const encoded = encode(item, target, `${where}.${key}`, transfers, depth + 1);
-      if (encoded !== item) copy ??= { ...(value as Record<string, unknown>) };
-      if (copy !== null) copy[key] = encoded;
-    }
-    return copy ?? value;
   }
   // Class instances, typed arrays, dates, errors...: structured clone decides.
   return value;

@@ -18,7 +18,7 @@
 import { MessageChannel, type MessagePort, type Transferable } from "node:worker_threads";
 import { inspect } from "node:util";
 import type { Remote } from "comlink";
-import { ConcurrentFuture, kSettle } from "./concurrent-future.js";
+import { ConcurrentFuture, kSettle, type RemoteCanceller, type SettleKind } from "./concurrent-future.js";
 import { contextEntries, contextFromEntries, ContextVar } from "./context.js";
 import { decodeValue, encodeValue, registerShareable, type Shareable, type SharedData } from "./crossing.js";
 import { LookupError, LoopClosedError, ThreadExitError } from "./errors.js";
@@ -297,17 +297,21 @@ export class LoopEndpoint {
       const cf = new ConcurrentFuture<T>(target, this.mailbox.threadName, null);
       const envelope = toEnvelope(this.#unknownTarget(target), this.mailbox.threadName);
       envelope.forceRemote = true;
-      cf[kSettle]({ state: "failed", error: fromEnvelope(envelope) });
+      cf[kSettle]("failed", fromEnvelope(envelope));
       return cf;
     }
     const task = this.loop.createTask(() => (fn as (...a: unknown[]) => unknown)(...args), { name: target }) as Task<T>;
-    const cf = new ConcurrentFuture<T>(target, this.mailbox.threadName, (msg) => {
-      task.cancel(msg === "" ? undefined : msg);
+    const cf = new ConcurrentFuture<T>(target, this.mailbox.threadName, {
+      cancelRemote: (_id, msg) => task.cancel(msg === "" ? undefined : msg),
     });
     task.addDoneCallback((t) => {
-      if (t.cancelled()) cf[kSettle]({ state: "cancelled", message: "" });
-      else if (t.exception() !== null) cf[kSettle]({ state: "failed", error: t.exception() });
-      else cf[kSettle]({ state: "finished", value: t.result() });
+      if (t.cancelled()) {
+        cf[kSettle]("cancelled", "");
+        return;
+      }
+      const failure = t[kMarkRetrieved]();
+      if (failure !== undefined) cf[kSettle]("failed", failure.error);
+      else cf[kSettle]("finished", t.result());
     });
     return cf;
   }
@@ -410,7 +414,7 @@ export interface DeathInfo {
 }
 
 /** A handle copy's own channel into the loop's mailbox. */
-class Channel {
+class Channel implements RemoteCanceller {
   readonly port: MessagePort;
   readonly control: Int32Array;
   readonly threadName: string;
@@ -546,7 +550,7 @@ class Channel {
         posted++;
       } catch (err) {
         const error = cloneFailure(this.#targetNameOf(op), err ?? firstError);
-        if (code === OP_RUN) this.#settle(op[1] as number, { state: "failed", error });
+        if (code === OP_RUN) this.#settle(op[1] as number, "failed", error);
         else process.emitWarning(error.message, { type: "MultiloopWarning", code: "MULTILOOP_UNSENDABLE_CALL" });
       }
     }
@@ -559,11 +563,7 @@ class Channel {
     const transfers: Transferable[] = [];
     const encoded = encodeArgs(args, target, transfers);
     const id = this.#nextId++;
-    const cf = new ConcurrentFuture<T>(target, this.threadName, (msg) => {
-      this.#pending.delete(id);
-      this.#untrack();
-      if (!this.closed) this.post([OP_CANCEL, id, msg]);
-    });
+    const cf = new ConcurrentFuture<T>(target, this.threadName, this, id);
     this.#pending.set(id, cf as ConcurrentFuture<unknown>);
     this.#track();
     const targetId = this.#targetId(target);
@@ -593,12 +593,19 @@ class Channel {
     if (this.#pending.size === 0) this.port.unref();
   }
 
-  #settle(id: number, outcome: Parameters<ConcurrentFuture<unknown>[typeof kSettle]>[0]): void {
+  /** `cf.cancel()` of call `id`: forget it, and ask the loop to cancel its task. */
+  cancelRemote(id: number, msg: string): void {
+    this.#pending.delete(id);
+    this.#untrack();
+    if (!this.closed) this.post([OP_CANCEL, id, msg]);
+  }
+
+  #settle(id: number, kind: SettleKind, payload: unknown): void {
     const cf = this.#pending.get(id);
     if (cf === undefined) return;
     this.#pending.delete(id);
     this.#untrack();
-    cf[kSettle](outcome);
+    cf[kSettle](kind, payload);
   }
 
   readonly #onReplies = (message: unknown): void => {
@@ -607,9 +614,9 @@ class Channel {
       const id = items[i] as number;
       const kind = items[i + 1] as ReplyKind;
       const payload = items[i + 2];
-      if (kind === R_OK) this.#settle(id, { state: "finished", value: decodeValue(payload) });
-      else if (kind === R_ERROR) this.#settle(id, { state: "failed", error: decodeError(payload) });
-      else this.#settle(id, { state: "cancelled", message: payload as string });
+      if (kind === R_OK) this.#settle(id, "finished", decodeValue(payload));
+      else if (kind === R_ERROR) this.#settle(id, "failed", decodeError(payload));
+      else this.#settle(id, "cancelled", payload);
     }
   };
 
@@ -641,7 +648,7 @@ class Channel {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     this.port.unref();
-    for (const cf of pending) cf[kSettle]({ state: "failed", error: makeError() });
+    for (const cf of pending) cf[kSettle]("failed", makeError());
   }
 
   /** Tells the loop this copy is gone, and closes the port. */

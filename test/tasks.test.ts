@@ -510,6 +510,33 @@ describe("step ordering (issue 2 section 3)", () => {
     });
   });
 
+  it("fan-ins woken many times in one pass: each task resumes after its own last wake-up, before later callbacks", async () => {
+    await run(async () => {
+      const loop = getRunningLoop();
+      const order: string[] = [];
+      const xs = Array.from({ length: 50 }, () => loop.createFuture<number>());
+      const ys = Array.from({ length: 50 }, () => loop.createFuture<number>());
+      const tx = createTask(async () => {
+        const r = await Promise.all(xs);
+        order.push(`x ${r.length}`);
+        await sleep(0);
+        order.push("x again");
+      });
+      const ty = createTask(async () => {
+        const r = await Promise.all(ys);
+        order.push(`y ${r.length}`);
+      });
+      await sleep(0);
+      loop.callSoon(() => {
+        xs.forEach((f, i) => f.setResult(i)); // 50 wake-ups of tx in a row
+        loop.callSoon(() => order.push("between"));
+        ys.forEach((f, i) => f.setResult(i)); // then 50 of ty
+      });
+      await gather(tx, ty);
+      expect(order).toEqual(["x 50", "between", "y 50", "x again"]);
+    });
+  });
+
   it("await Promise.all over loop futures: the task resumes in the slot of the last wake-up", async () => {
     await run(async () => {
       const loop = getRunningLoop();

@@ -14,6 +14,7 @@ import {
   RuntimeError,
   carryContext,
   createTask,
+  gather,
   registerErrorClass,
   run,
   runCoroutineThreadsafe,
@@ -65,6 +66,16 @@ describe("loop threads", () => {
   it("an argument that cannot be cloned fails at the call site with a TypeError naming the target", { timeout: 20_000 }, () => {
     expect(() => io.handle.runCoroutineThreadsafe("slowEcho", () => 1, 1)).toThrow(TypeError);
     expect(() => io.handle.callSoonThreadsafe("record", { when: Symbol("x") })).toThrow(/'record'/);
+    // The position of the refused value, down through arrays, objects, Maps and Sets.
+    expect(() => io.handle.callSoonThreadsafe("record", { when: Symbol("x") })).toThrow(
+      "Cannot send the arguments[0].when of 'record' to another thread: a symbol cannot be cloned.",
+    );
+    expect(() => io.handle.callSoonThreadsafe("record", 1, [{ a: new Map([["k", [0, () => 1]]]) }])).toThrow(
+      "Cannot send the arguments[1][0].a.get(k)[1] of 'record' to another thread: a function cannot be cloned.",
+    );
+    expect(() => io.handle.callSoonThreadsafe("record", new Set([new WeakMap()]))).toThrow(
+      "Cannot send the arguments[0] (a Set item) of 'record' to another thread: a WeakMap cannot be cloned.",
+    );
     expect(() => io.handle.runCoroutineThreadsafe("slowEcho", Promise.resolve(1), 1)).toThrow(/a Promise cannot be cloned/);
   });
 
@@ -105,6 +116,31 @@ describe("loop threads", () => {
     let after = before;
     for (let i = 0; i < 100 && after === before; i++) after = await io.call<number>("cleanups");
     expect(after).toBe(before + 1);
+  });
+
+  it("one remote call awaited by several tasks and by plain code: each gets the result; a failure reaches all", { timeout: 20_000 }, async () => {
+    const results = await run(async () => {
+      const cf = io.handle.runCoroutineThreadsafe<string>("slowEcho", "shared", 20);
+      const waiters = [0, 1, 2].map((i) => createTask(async () => `${i}:${await cf}`));
+      const plain = cf.then((v) => `plain:${v}`);
+      return [...(await gather(...waiters)), await plain];
+    });
+    expect(results).toEqual(["0:shared", "1:shared", "2:shared", "plain:shared"]);
+    const errors = await run(async () => {
+      const cf = io.handle.runCoroutineThreadsafe("failLater", "type");
+      const waiters = [0, 1].map(() => createTask(async () => cf));
+      return gather(waiters, { returnExceptions: true });
+    });
+    expect(errors.map((e) => (e as Error).name)).toEqual(["TypeError", "TypeError"]);
+  });
+
+  it("10,000 remote calls under one Promise.all: every result arrives, in argument order", { timeout: 60_000 }, async () => {
+    const values = await run(async () => {
+      const calls = Array.from({ length: 10_000 }, (_, i) => io.handle.runCoroutineThreadsafe<number>("add", i, 1));
+      return Promise.all(calls);
+    });
+    expect(values.length).toBe(10_000);
+    expect(values.every((v, i) => v === i + 1)).toBe(true);
   });
 
   it("a remote task cancelled on its own loop ends the caller's future cancelled", { timeout: 20_000 }, async () => {
