@@ -13,7 +13,7 @@
 import { inspect } from "node:util";
 import { CancelledError, InvalidStateError, RuntimeError } from "./errors.js";
 import { ContextMarker, contextData, currentData, type Context, type ContextData } from "./context.js";
-import { currentFrame, lookupEventLoop, state, type Frame } from "./frame.js";
+import { als, currentFrame, lookupEventLoop, state, type Frame } from "./frame.js";
 import { shortRepr } from "./format.js";
 import { kRun, type Runnable } from "./handle.js";
 import {
@@ -56,42 +56,115 @@ interface FutureExtra {
   sourceTraceback: string | undefined;
 }
 
+const LAZY_PENDING = 0;
+const LAZY_FULFILLED = 1;
+const LAZY_REJECTED = 2;
+
 /**
  * What `Future.then()` returns. An `await` hands `then` its own resolving functions and never
  * looks at the returned promise, yet a native `new Promise` costs an executor and two resolving
  * closures (and, on Node 20 with AsyncLocalStorage, an async_hooks init) on every await. This
- * thenable is a plain object until somebody chains on it (`then`/`catch`/`finally`/await), and
- * becomes a real Promise on a rejection so Node still reports one nobody handles.
+ * thenable is a plain object until somebody chains on it a second time, or with `catch`/`finally`,
+ * and becomes a real Promise on a rejection nobody handles, so Node still reports it.
+ *
+ * Its first `then(onFulfilled, onRejected)` is served without a native promise: what an `await`
+ * of the object (a queue's `get()` that had to wait, say) hands over. The callbacks are called
+ * when it settles, which is always later than `then()` returned (a loop callback settles it), as
+ * Promises require; a thenable result is adopted through a real promise.
  */
 class LazyPromise<T> implements PromiseLike<T> {
   #promise: Promise<T> | null = null;
   #resolve: ((value: T | PromiseLike<T>) => void) | null = null;
   #reject: ((reason: unknown) => void) | null = null;
-  #fulfilled = false;
-  #value: T | PromiseLike<T> | undefined = undefined;
+  /** Settled before it became a real promise: the value (or the reason) is kept for later subscribers. */
+  #settled: typeof LAZY_PENDING | typeof LAZY_FULFILLED | typeof LAZY_REJECTED = LAZY_PENDING;
+  #value: unknown = undefined;
+  /** The first subscriber, while there is no native promise. */
+  #onFulfilled: ((value: T) => unknown) | null = null;
+  #onRejected: ((reason: unknown) => unknown) | null = null;
+  #next: LazyPromise<unknown> | null = null;
+  /** Where the first subscriber subscribed: its callback runs there, as a promise reaction would. */
+  #frame: Frame | null = null;
 
   fulfil(value: T | PromiseLike<T>): void {
-    if (this.#promise !== null) (this.#resolve as (v: T | PromiseLike<T>) => void)(value);
-    else {
-      this.#fulfilled = true;
-      this.#value = value;
+    if (this.#promise === null) {
+      const onFulfilled = this.#onFulfilled;
+      if (onFulfilled === null || !isThenableValue(value)) {
+        this.#settled = LAZY_FULFILLED;
+        this.#value = value;
+        if (onFulfilled !== null) this.#deliver(onFulfilled, value as T);
+        return;
+      }
+      this.#real();
     }
+    (this.#resolve as (v: T | PromiseLike<T>) => void)(value);
   }
 
   reject(reason: unknown): void {
+    if (this.#promise === null && this.#onFulfilled !== null) {
+      this.#settled = LAZY_REJECTED;
+      this.#value = reason;
+      const onRejected = this.#onRejected;
+      if (onRejected !== null) {
+        this.#deliver(onRejected, reason);
+        return;
+      }
+      const next = this.#takeSubscriber();
+      next.reject(reason);
+      return;
+    }
+    // Nobody subscribed yet: a real promise, so Node reports the rejection if nobody ever does.
     (this.#reject ?? this.#real().reject)(reason);
+  }
+
+  #deliver<V>(callback: (value: V) => unknown, value: V): void {
+    const frame = this.#frame as Frame;
+    const next = this.#takeSubscriber();
+    // A native reaction runs in the async context of its then(): so does this callback (the
+    // task's shared handlers find their task that way; context variables stay right).
+    const outer = state.sync;
+    state.sync = frame;
+    let result: unknown;
+    try {
+      result = als.run(frame, callback, value);
+    } catch (err) {
+      state.sync = outer;
+      next.reject(err);
+      return;
+    }
+    state.sync = outer;
+    next.fulfil(result);
+  }
+
+  #takeSubscriber(): LazyPromise<unknown> {
+    const next = this.#next as LazyPromise<unknown>;
+    this.#onFulfilled = null;
+    this.#onRejected = null;
+    this.#next = null;
+    this.#frame = null;
+    return next;
   }
 
   #real(): { promise: Promise<T>; reject: (reason: unknown) => void } {
     if (this.#promise === null) {
-      this.#promise = new Promise<T>((resolve, reject) => {
+      const promise = new Promise<T>((resolve, reject) => {
         this.#resolve = resolve;
         this.#reject = reject;
       });
-      if (this.#fulfilled) {
-        (this.#resolve as (v: T | PromiseLike<T>) => void)(this.#value as T);
-        this.#value = undefined;
+      this.#promise = promise;
+      if (this.#onFulfilled !== null) {
+        // The first subscriber moves onto the real promise, ahead of whoever comes next, in the
+        // async context it subscribed in (a reaction runs in the context of its then()).
+        const onFulfilled = this.#onFulfilled;
+        const onRejected = this.#onRejected;
+        const frame = this.#frame as Frame;
+        this.#takeSubscriber().fulfil(als.run(frame, subscribe, promise, onFulfilled, onRejected));
       }
+      // Settled already: the caller attaches its handlers right after this returns, so a
+      // rejection the first subscriber handled is not reported as unhandled.
+      if (this.#settled === LAZY_FULFILLED) (this.#resolve as (v: unknown) => void)(this.#value);
+      else if (this.#settled === LAZY_REJECTED) (this.#reject as (reason: unknown) => void)(this.#value);
+      this.#value = undefined;
     }
     return { promise: this.#promise, reject: this.#reject as (reason: unknown) => void };
   }
@@ -100,6 +173,14 @@ class LazyPromise<T> implements PromiseLike<T> {
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
+    if (this.#promise === null && this.#settled === LAZY_PENDING && this.#onFulfilled === null && typeof onFulfilled === "function") {
+      this.#onFulfilled = onFulfilled;
+      this.#onRejected = typeof onRejected === "function" ? onRejected : null;
+      this.#frame = currentFrame();
+      const next = new LazyPromise<R1 | R2>();
+      this.#next = next as LazyPromise<unknown>;
+      return next;
+    }
     return this.#real().promise.then(onFulfilled, onRejected);
   }
 
@@ -113,6 +194,25 @@ class LazyPromise<T> implements PromiseLike<T> {
 
   get [Symbol.toStringTag](): string {
     return "Promise";
+  }
+}
+
+function subscribe<T>(
+  promise: Promise<T>,
+  onFulfilled: (value: T) => unknown,
+  onRejected: ((reason: unknown) => unknown) | null,
+): Promise<unknown> {
+  return promise.then(onFulfilled, onRejected);
+}
+
+/** Whether a value must be adopted (a Promise resolved with it would call its `then`). */
+function isThenableValue(value: unknown): boolean {
+  if (value === null || (typeof value !== "object" && typeof value !== "function")) return false;
+  try {
+    return typeof (value as { then?: unknown }).then === "function";
+  } catch {
+    // A throwing `then` getter: the real promise rejects with what it throws.
+    return true;
   }
 }
 

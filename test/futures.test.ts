@@ -13,6 +13,7 @@ import {
   RuntimeError,
   copyContext,
   createTask,
+  currentTask,
   getRunningLoop,
   isFuture,
   newEventLoop,
@@ -331,6 +332,60 @@ describe("futures (semantics section 5)", () => {
       expect(finals).toEqual(["finally"]);
       expect(Object.prototype.toString.call(fut)).toBe("[object Future]");
       expect(fut).not.toBeInstanceOf(Promise);
+    });
+  });
+
+  it("what then() returns behaves like a Promise: chains, adopts thenables, rejects, serves several subscribers", async () => {
+    await run(async () => {
+      const loop = getRunningLoop();
+      const fut = loop.createFuture<number>();
+      const derived = fut.then((v) => v + 1);
+      const first = derived.then((v) => v * 10); // served without a native promise
+      const second = derived.then((v) => v * 100); // a second subscriber: both get the value
+      const adopted = fut.then((v) => Promise.resolve(`adopted ${v}`));
+      const thrown = fut.then(() => {
+        throw new RangeError("from the callback");
+      });
+      const passedOn = thrown.then((v) => `not called ${String(v)}`); // no onRejected: passes the error on
+      const passedOnError = caught(passedOn); // handled before it rejects, as a Promise must be
+      fut.setResult(1);
+      expect(await first).toBe(20);
+      expect(await second).toBe(200);
+      expect(await adopted).toBe("adopted 1");
+      expect(await caught(thrown)).toBeInstanceOf(RangeError);
+      expect(await passedOnError).toBeInstanceOf(RangeError);
+      const late = await derived.then((v) => `late ${v}`); // subscribed after it settled
+      expect(late).toBe("late 2");
+      const failing = loop.createFuture<number>();
+      const handled = failing.then(
+        () => "no",
+        (e: unknown) => `handled ${(e as Error).message}`,
+      );
+      failing.setException(new Error("boom"));
+      expect(await handled).toBe("handled boom");
+    });
+  });
+
+  it("callbacks on what then() returns run in the async context they subscribed in (task, context variables)", async () => {
+    const requestId = new ContextVar<string>("requestIdThen", { default: "none" });
+    await run(async () => {
+      const loop = getRunningLoop();
+      const fut = loop.createFuture<number>();
+      const seen: string[] = [];
+      const task = createTask(async () => {
+        requestId.set("r-1");
+        const me = currentTask();
+        const chained = fut.then((v) => v).then(async (v) => {
+          seen.push(`sync ${String(currentTask() === me)} ${requestId.get()} ${v}`);
+          await Promise.resolve();
+          seen.push(`after await ${String(currentTask() === me)} ${requestId.get()}`);
+        });
+        await chained;
+      });
+      await sleep(0);
+      loop.callSoon(() => fut.setResult(7)); // settled from a plain callback, outside the task
+      await task;
+      expect(seen).toEqual(["sync true r-1 7", "after await true r-1"]);
     });
   });
 
