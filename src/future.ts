@@ -428,7 +428,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
   #result: unknown = undefined;
   /** What only cancelled, sleeping or debugged futures need (kept out of every other future). */
   #extra: FutureExtra | null = null;
-  #callbacks: Runnable[] | null = null;
+  /** One callback as is (most futures have one awaiter), more in an array. */
+  #callbacks: Runnable | Runnable[] | null = null;
   /** @internal lets `gather` spot a future passed twice without hashing every future. */
   [kGatherStamp] = 0;
   /** Where the future was created (debug mode only). */
@@ -521,7 +522,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
       this.#loop[kSchedule](entry);
       return;
     }
-    (this.#callbacks ??= []).push(entry);
+    this.#addCallback(entry);
     // A sleep(0) handed to gather/wait/shield/asCompleted: watching it starts its one-iteration yield.
     if ((this.#state & YIELD_ONCE) !== 0) this[kSetResult](this.#result as T);
   }
@@ -529,12 +530,20 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** Removes every registration of `cb`; returns how many were removed. */
   removeDoneCallback(cb: (future: this) => unknown): number {
     checkFunction("cb", cb);
-    const cbs = this.#callbacks;
-    if (cbs === null) return 0;
+    const current = this.#callbacks;
+    if (current === null) return 0;
+    const cbs = Array.isArray(current) ? current : [current];
     const kept = cbs.filter((c) => !(c instanceof DoneCallback && c.fn === (cb as unknown)));
     const removed = cbs.length - kept.length;
-    if (removed > 0) this.#callbacks = kept;
+    if (removed > 0) this.#callbacks = kept.length === 0 ? null : kept.length === 1 ? (kept[0] as Runnable) : kept;
     return removed;
+  }
+
+  #addCallback(entry: Runnable): void {
+    const cbs = this.#callbacks;
+    if (cbs === null) this.#callbacks = entry;
+    else if (Array.isArray(cbs)) cbs.push(entry);
+    else this.#callbacks = [cbs, entry];
   }
 
   /**
@@ -599,7 +608,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
         return;
       }
     }
-    (this.#callbacks ??= []).push(wakeup);
+    this.#addCallback(wakeup);
     if (awaiting !== null) this.#awaitedBy(awaiting, awaiting);
     if (this.#state === (PENDING | YIELD_ONCE)) this[kSetResult](this.#result as T);
   }
@@ -742,7 +751,8 @@ export class Future<T = unknown> implements PromiseLike<T> {
     if (cbs === null) return;
     this.#callbacks = null;
     const loop = this.#loop;
-    for (const cb of cbs) loop[kSchedule](cb);
+    if (!Array.isArray(cbs)) loop[kSchedule](cbs);
+    else for (const cb of cbs) loop[kSchedule](cb);
   }
 
   protected stateName(): string {
