@@ -423,8 +423,16 @@ class Channel implements RemoteCanceller {
   #outboxOps = 0;
   #transfers: Transferable[] = [];
   readonly #targets = new Map<string, number>();
-  readonly #pending = new Map<number, ConcurrentFuture<unknown>>();
-  #nextId = 1;
+  /**
+   * Calls waiting for an answer, by call id: the id is a slot number, reused once the loop has
+   * answered (an array lookup instead of a Map insert and delete per call, which cost more than
+   * the rest of the call's bookkeeping together). A cancelled call leaves `null` until the
+   * loop's answer to it arrives, so its id is not reused while an answer may still come.
+   */
+  readonly #slots: Array<ConcurrentFuture<unknown> | null | undefined> = [];
+  readonly #freeSlots: number[] = [];
+  /** Calls waiting for an answer (not cancelled): only they keep this thread alive. */
+  #waiting = 0;
   #portClosed = false;
   /** Set by a LoopThread for its own handle: waits for the exit code before rejecting. */
   deathInfo: Promise<DeathInfo> | null = null;
@@ -562,16 +570,17 @@ class Channel implements RemoteCanceller {
     const ctx = splitCarrier(args);
     const transfers: Transferable[] = [];
     const encoded = encodeArgs(args, target, transfers);
-    const id = this.#nextId++;
+    const id = this.#freeSlots.pop() ?? this.#slots.length;
     const cf = new ConcurrentFuture<T>(target, this.threadName, this, id);
-    this.#pending.set(id, cf as ConcurrentFuture<unknown>);
-    this.#track();
+    this.#slots[id] = cf as ConcurrentFuture<unknown>;
+    if (++this.#waiting === 1) this.port.ref();
     const targetId = this.#targetId(target);
     try {
       this.#postCall(OP_RUN, id, targetId, encoded, ctx, transfers);
     } catch (err) {
-      this.#pending.delete(id);
-      this.#untrack();
+      // Not sent: no answer will come, the id is free at once.
+      this.#release(id);
+      this.#stopWaiting();
       throw err;
     }
     return cf;
@@ -585,26 +594,30 @@ class Channel implements RemoteCanceller {
     this.#postCall(OP_CALL, this.#targetId(target), encoded, ctx, undefined, transfers);
   }
 
-  #track(): void {
-    if (this.#pending.size === 1) this.port.ref();
+  #stopWaiting(): void {
+    if (--this.#waiting === 0) this.port.unref();
   }
 
-  #untrack(): void {
-    if (this.#pending.size === 0) this.port.unref();
+  #release(id: number): void {
+    this.#slots[id] = undefined;
+    this.#freeSlots.push(id);
   }
 
   /** `cf.cancel()` of call `id`: forget it, and ask the loop to cancel its task. */
   cancelRemote(id: number, msg: string): void {
-    this.#pending.delete(id);
-    this.#untrack();
+    if (!(this.#slots[id] instanceof ConcurrentFuture)) return;
+    this.#slots[id] = null;
+    this.#stopWaiting();
     if (!this.closed) this.post([OP_CANCEL, id, msg]);
   }
 
+  /** The loop answered call `id` (or it could not be sent): settle it, free the id. */
   #settle(id: number, kind: SettleKind, payload: unknown): void {
-    const cf = this.#pending.get(id);
+    const cf = this.#slots[id];
     if (cf === undefined) return;
-    this.#pending.delete(id);
-    this.#untrack();
+    this.#release(id);
+    if (cf === null) return; // cancelled here already
+    this.#stopWaiting();
     cf[kSettle](kind, payload);
   }
 
@@ -627,7 +640,7 @@ class Channel implements RemoteCanceller {
 
   readonly #onClose = (): void => {
     this.#portClosed = true;
-    if (this.#pending.size === 0) return;
+    if (this.#waiting === 0) return;
     if (Atomics.load(this.control, STATE) === CLOSED) {
       this.#rejectAll(() => new LoopClosedError());
       return;
@@ -645,8 +658,10 @@ class Channel implements RemoteCanceller {
   };
 
   #rejectAll(makeError: () => unknown): void {
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
+    const pending = this.#slots.filter((cf) => cf instanceof ConcurrentFuture);
+    this.#slots.length = 0;
+    this.#freeSlots.length = 0;
+    this.#waiting = 0;
     this.port.unref();
     for (const cf of pending) cf[kSettle]("failed", makeError());
   }

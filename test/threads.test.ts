@@ -134,6 +134,23 @@ describe("loop threads", () => {
     expect(errors.map((e) => (e as Error).name)).toEqual(["TypeError", "TypeError"]);
   });
 
+  it("calls cancelled while others run: every other call gets its own answer, also when ids are reused", { timeout: 30_000 }, async () => {
+    for (let round = 0; round < 3; round++) {
+      const calls = Array.from({ length: 300 }, (_, i) => io.handle.runCoroutineThreadsafe<number>("slowEcho", i, i % 4));
+      // Cancelled now: answers to these may still be on their way while new calls go out.
+      calls.forEach((cf, i) => {
+        if (i % 3 === 0) cf.cancel();
+      });
+      const more = Array.from({ length: 100 }, (_, i) => io.handle.runCoroutineThreadsafe<number>("add", i, 1000));
+      const outcomes = await Promise.all(calls.map((cf) => cf.then((v) => v, (e: unknown) => e)));
+      outcomes.forEach((outcome, i) => {
+        if (i % 3 === 0) expect(outcome).toBeInstanceOf(CancelledError);
+        else expect(outcome).toBe(i);
+      });
+      expect(await Promise.all(more)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1000));
+    }
+  });
+
   it("10,000 remote calls under one Promise.all: every result arrives, in argument order", { timeout: 60_000 }, async () => {
     const values = await run(async () => {
       const calls = Array.from({ length: 10_000 }, (_, i) => io.handle.runCoroutineThreadsafe<number>("add", i, 1));
