@@ -4,7 +4,7 @@
  * The path of one call, `handle.runCoroutineThreadsafe("work", 1)` in thread A into a loop in thread B:
  * 1. A's `Channel` (this file) checks the control block (closed? -> throw now), encodes the
  *    arguments (crossing.ts), queues `[RUN, id, "work", [1]]` in its outbox and registers a
- *    `ConcurrentFuture` under `id`;
+ *    `ConcurrentFuture` in slot `id` of its table of calls waiting for an answer;
  * 2. at the end of A's current job the outbox goes out as one message on A's port, and
  *    `signalPosted` (mailbox.ts) counts it and wakes B's loop if it is parked;
  * 3. B's loop drains its ports at the start of an iteration (mailbox.ts) and hands each message to
@@ -130,8 +130,12 @@ class RemoteCallTask extends Task<unknown> {
 interface SenderState {
   /** Target names by the numbers this sender gave them (OP_DEFINE). */
   readonly targets: string[];
-  /** Tasks running for this sender's `runCoroutineThreadsafe` calls, by call id (for OP_CANCEL). */
-  readonly tasks: Map<number, Task<unknown>>;
+  /**
+   * Tasks running for this sender's `runCoroutineThreadsafe` calls, by call id (for OP_CANCEL).
+   * Ids are the sender's slot numbers, reused only after the answer, so the array is as long as
+   * the most calls the sender had in flight at once.
+   */
+  readonly tasks: Array<Task<unknown> | undefined>;
 }
 
 export class LoopEndpoint {
@@ -161,7 +165,7 @@ export class LoopEndpoint {
 
   #sender(port: MessagePort): SenderState {
     let sender = this.#senders.get(port);
-    if (sender === undefined) this.#senders.set(port, (sender = { targets: [], tasks: new Map() }));
+    if (sender === undefined) this.#senders.set(port, (sender = { targets: [], tasks: [] }));
     return sender;
   }
 
@@ -186,7 +190,7 @@ export class LoopEndpoint {
           break;
         case OP_CANCEL: {
           const msg = batch[i + 2] as string;
-          sender.tasks.get(batch[i + 1] as number)?.cancel(msg === "" ? undefined : msg);
+          sender.tasks[batch[i + 1] as number]?.cancel(msg === "" ? undefined : msg);
           break;
         }
         case OP_STOP:
@@ -267,14 +271,15 @@ export class LoopEndpoint {
     task.port = port;
     task.callId = id;
     task.sender = sender;
-    sender.tasks.set(id, task);
+    sender.tasks[id] = task;
   }
 
   /** A remote call's task finished: answer at once (no done callback, no extra loop iteration). */
   taskCompleted(task: RemoteCallTask): void {
     const port = task.port as MessagePort;
     const id = task.callId;
-    task.sender?.tasks.delete(id);
+    const sender = task.sender;
+    if (sender !== null && sender.tasks[id] === task) sender.tasks[id] = undefined;
     if (task.cancelled()) {
       let message = "";
       try {
