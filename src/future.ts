@@ -72,10 +72,15 @@ const LAZY_REJECTED = 2;
  * when it settles, which is always later than `then()` returned (a loop callback settles it), as
  * Promises require; a thenable result is adopted through a real promise.
  */
+interface RealPromise<T> {
+  readonly promise: Promise<T>;
+  readonly resolve: (value: T | PromiseLike<T>) => void;
+  readonly reject: (reason: unknown) => void;
+}
+
 class LazyPromise<T> implements PromiseLike<T> {
-  #promise: Promise<T> | null = null;
-  #resolve: ((value: T | PromiseLike<T>) => void) | null = null;
-  #reject: ((reason: unknown) => void) | null = null;
+  /** The native promise, once somebody needed one. */
+  #native: RealPromise<T> | null = null;
   /** Settled before it became a real promise: the value (or the reason) is kept for later subscribers. */
   #settled: typeof LAZY_PENDING | typeof LAZY_FULFILLED | typeof LAZY_REJECTED = LAZY_PENDING;
   #value: unknown = undefined;
@@ -87,7 +92,8 @@ class LazyPromise<T> implements PromiseLike<T> {
   #frame: Frame | null = null;
 
   fulfil(value: T | PromiseLike<T>): void {
-    if (this.#promise === null) {
+    let native = this.#native;
+    if (native === null) {
       const onFulfilled = this.#onFulfilled;
       if (onFulfilled === null || !isThenableValue(value)) {
         this.#settled = LAZY_FULFILLED;
@@ -95,13 +101,13 @@ class LazyPromise<T> implements PromiseLike<T> {
         if (onFulfilled !== null) this.#deliver(onFulfilled, value as T);
         return;
       }
-      this.#real();
+      native = this.#real();
     }
-    (this.#resolve as (v: T | PromiseLike<T>) => void)(value);
+    native.resolve(value);
   }
 
   reject(reason: unknown): void {
-    if (this.#promise === null && this.#onFulfilled !== null) {
+    if (this.#native === null && this.#onFulfilled !== null) {
       this.#settled = LAZY_REJECTED;
       this.#value = reason;
       const onRejected = this.#onRejected;
@@ -114,7 +120,7 @@ class LazyPromise<T> implements PromiseLike<T> {
       return;
     }
     // Nobody subscribed yet: a real promise, so Node reports the rejection if nobody ever does.
-    (this.#reject ?? this.#real().reject)(reason);
+    this.#real().reject(reason);
   }
 
   #deliver<V>(callback: (value: V) => unknown, value: V): void {
@@ -145,13 +151,20 @@ class LazyPromise<T> implements PromiseLike<T> {
     return next;
   }
 
-  #real(): { promise: Promise<T>; reject: (reason: unknown) => void } {
-    if (this.#promise === null) {
-      const promise = new Promise<T>((resolve, reject) => {
-        this.#resolve = resolve;
-        this.#reject = reject;
+  #real(): RealPromise<T> {
+    let native = this.#native;
+    if (native === null) {
+      let resolve: RealPromise<T>["resolve"] | undefined;
+      let reject: RealPromise<T>["reject"] | undefined;
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res;
+        reject = rej;
       });
-      this.#promise = promise;
+      native = this.#native = {
+        promise,
+        resolve: resolve as RealPromise<T>["resolve"],
+        reject: reject as RealPromise<T>["reject"],
+      };
       if (this.#onFulfilled !== null) {
         // The first subscriber moves onto the real promise, ahead of whoever comes next, in the
         // async context it subscribed in (a reaction runs in the context of its then()).
@@ -162,18 +175,18 @@ class LazyPromise<T> implements PromiseLike<T> {
       }
       // Settled already: the caller attaches its handlers right after this returns, so a
       // rejection the first subscriber handled is not reported as unhandled.
-      if (this.#settled === LAZY_FULFILLED) (this.#resolve as (v: unknown) => void)(this.#value);
-      else if (this.#settled === LAZY_REJECTED) (this.#reject as (reason: unknown) => void)(this.#value);
+      if (this.#settled === LAZY_FULFILLED) native.resolve(this.#value as T);
+      else if (this.#settled === LAZY_REJECTED) native.reject(this.#value);
       this.#value = undefined;
     }
-    return { promise: this.#promise, reject: this.#reject as (reason: unknown) => void };
+    return native;
   }
 
   then<R1 = T, R2 = never>(
     onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
     onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
   ): Promise<R1 | R2> {
-    if (this.#promise === null && this.#settled === LAZY_PENDING && this.#onFulfilled === null && typeof onFulfilled === "function") {
+    if (this.#native === null && this.#settled === LAZY_PENDING && this.#onFulfilled === null && typeof onFulfilled === "function") {
       this.#onFulfilled = onFulfilled;
       this.#onRejected = typeof onRejected === "function" ? onRejected : null;
       this.#frame = currentFrame();
