@@ -52,7 +52,9 @@ export class Handle implements Runnable {
 
   cancel(): void {
     if (this.#cancelled) return;
-    this.#repr = this.#describe();
+    // As asyncio: only debug mode (which records where handles were created) keeps a description
+    // of a cancelled callback; formatting one on every cancel costs more than the cancel.
+    if (this.sourceTraceback !== undefined) this.#repr = this.#describe();
     this.#cancelled = true;
     this.#cb = null;
     this.#args = null;
@@ -90,7 +92,8 @@ export class Handle implements Runnable {
   }
 
   protected reprBody(): string {
-    return this.#cancelled ? `cancelled ${this.#repr ?? ""}` : this.#describe();
+    if (!this.#cancelled) return this.#describe();
+    return this.#repr === null ? "cancelled" : `cancelled ${this.#repr}`;
   }
 
   toString(): string {

@@ -166,7 +166,24 @@ describe("callbacks, time and handles", () => {
     });
     expect(log).toEqual(["first", "third"]);
     expect((victim as unknown as Handle).cancelled()).toBe(true);
-    expect(String(victim)).toMatch(/cancelled/);
+    expect(String(victim)).toBe("<Handle cancelled>");
+  });
+
+  it("a cancelled handle drops its callback; in debug mode its description is kept for the logs (as asyncio)", () => {
+    const loop = newEventLoop();
+    try {
+      const plain = loop.callLater(10, function tick() {});
+      plain.cancel();
+      expect(String(plain)).toMatch(/^<TimerHandle when=[0-9.]+ cancelled>$/);
+      loop.setDebug(true);
+      const debugged = loop.callSoon(function tock(n: number) {
+        return n;
+      }, 7);
+      debugged.cancel();
+      expect(String(debugged)).toBe("<Handle cancelled tock(7)>");
+    } finally {
+      loop.close();
+    }
   });
 
   it("55: TimerHandle.when() is the absolute time; cancelled timers never run", async () => {
