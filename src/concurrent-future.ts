@@ -25,7 +25,7 @@ export type SettleKind = "finished" | "failed" | "cancelled";
 
 /** Asks the remote loop to cancel the task of call `id` (implemented by the channel that sent it). */
 export interface RemoteCanceller {
-  cancelRemote(id: number, msg: string): void;
+  cancelRemote(id: number, msg: string, future: ConcurrentFuture<unknown>): void;
 }
 
 /**
@@ -92,7 +92,7 @@ export class ConcurrentFuture<T> implements PromiseLike<T> {
     const message = msg ?? "";
     this.#payload = message;
     this.#state = "cancelled";
-    this.#canceller?.cancelRemote(this.#id, message);
+    this.#canceller?.cancelRemote(this.#id, message, this as ConcurrentFuture<unknown>);
     this.#runCallbacks();
     return true;
   }

@@ -609,8 +609,8 @@ class Channel implements RemoteCanceller {
   }
 
   /** `cf.cancel()` of call `id`: forget it, and ask the loop to cancel its task. */
-  cancelRemote(id: number, msg: string): void {
-    if (!(this.#slots[id] instanceof ConcurrentFuture)) return;
+  cancelRemote(id: number, msg: string, future: ConcurrentFuture<unknown>): void {
+    if (this.#slots[id] !== future) return;
     this.#slots[id] = null;
     this.#stopWaiting();
     if (!this.closed) this.post([OP_CANCEL, id, msg]);

@@ -176,9 +176,8 @@ describe("callbacks, time and handles", () => {
       plain.cancel();
       expect(String(plain)).toMatch(/^<TimerHandle when=[0-9.]+ cancelled>$/);
       loop.setDebug(true);
-      const debugged = loop.callSoon(function tock(n: number) {
-        return n;
-      }, 7);
+      const tock = (n: number): number => n;
+      const debugged = loop.callSoon(tock, 7);
       debugged.cancel();
       expect(String(debugged)).toBe("<Handle cancelled tock(7)>");
     } finally {
