@@ -28,6 +28,16 @@ export const EMPTY_DATA: ContextData = new Map();
 
 export const als = new AsyncLocalStorage<Frame>();
 
+/**
+ * Whether AsyncLocalStorage is built on async_hooks promise hooks (Node 20, or Node 24 with
+ * `--no-async-context-frame`) rather than on AsyncContextFrame (Node 24's default). With promise
+ * hooks every native promise costs an init hook and `als.run` is cheap; with frames promises are
+ * cheap and `als.run` copies the frame. Only a choice between two correct paths depends on it (see
+ * LazyPromise in future.ts); `_propagate` is the hook method the async_hooks version has.
+ */
+export const alsUsesPromiseHooks =
+  typeof (AsyncLocalStorage.prototype as { _propagate?: unknown })._propagate === "function";
+
 export const state: {
   /** The frame of the callback or task step the loop is running synchronously right now. */
   sync: Frame | null;
