@@ -790,16 +790,13 @@ export class EventLoop {
   }
 
   #moveDueTimers(): void {
-    const timers = this.#timers;
-    const now = this.time();
-    for (;;) {
-      const timer = timers.peek();
-      if (timer === undefined || timer.heapWhen > now) break;
-      timers.pop();
-      timer.detach();
-      this.#ready.push(timer);
-    }
+    this.#timers.takeDue(this.time(), this.#timerDue);
   }
+
+  readonly #timerDue = (timer: TimerHandle): void => {
+    timer.detach();
+    this.#ready.push(timer);
+  };
 
   /** Waits for work; null when there is work already (a due timer, a posted call). */
   #park(): Promise<void> | null {

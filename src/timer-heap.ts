@@ -105,13 +105,32 @@ export class TimerHeap<T extends HeapTimer> {
     return undefined;
   }
 
-  /** Removes the earliest timer (the one `peek()` returned). */
-  pop(): T | undefined {
-    const list = this.#heap[0];
-    if (list === undefined) return undefined;
-    const head = list.head;
-    this.#removeHead(list);
-    return head;
+  /**
+   * Hands every timer due at `now` to `take`, in (when, seq) order, and drops the cancelled ones
+   * on the way. The front list is drained while its head also comes before the heads of the two
+   * lists under it (so before every other list): the heap is reordered once per run of a list,
+   * not once per timer, as Node's timers do per list.
+   */
+  takeDue(now: number, take: (timer: T) => void): void {
+    const heap = this.#heap;
+    while (heap.length > 0) {
+      const list = heap[0] as TimerList<T>;
+      const left = heap[1];
+      const right = heap[2];
+      const rival = left === undefined ? undefined : right === undefined || headLess(left, right) ? left : right;
+      let head = list.head;
+      if (head.heapWhen > now) return;
+      do {
+        list.shift();
+        this.#size--;
+        if (head.isCancelled()) this.#cancelled--;
+        else take(head);
+        if (list.length === 0) break;
+        head = list.head;
+      } while (head.heapWhen <= now && (rival === undefined || headLess(list, rival)));
+      if (list.length > 0) this.#siftDown(0);
+      else this.#dropFront(list);
+    }
   }
 
   #removeHead(list: TimerList<T>): void {
@@ -121,6 +140,11 @@ export class TimerHeap<T extends HeapTimer> {
       this.#siftDown(0);
       return;
     }
+    this.#dropFront(list);
+  }
+
+  /** The front list is empty: forget it. */
+  #dropFront(list: TimerList<T>): void {
     if (list.key !== null && this.#byDelay.get(list.key) === list) this.#byDelay.delete(list.key);
     const last = this.#heap.pop() as TimerList<T>;
     if (this.#heap.length > 0 && last !== list) {
