@@ -23,8 +23,8 @@ export {
   RuntimeError,
   ThreadExitError,
   TimeoutError,
-} from "./errors.js";
-export type { LoopErrorOptions } from "./errors.js";
+} from "./core/errors.js";
+export type { LoopErrorOptions } from "./core/errors.js";
 
 // Policy and loop lookup
 export {
@@ -38,67 +38,68 @@ export {
   setEventLoopPolicy,
   setStrict,
   isStrict,
-} from "./policy.js";
-export { currentThreadName } from "./thread-name.js";
+} from "./core/policy.js";
+export { currentThreadName } from "./core/thread-name.js";
 
 // The loop
-export { EventLoop } from "./event-loop.js";
-export type { Awaitable, ExceptionContext, ExceptionHandler, TaskFactory } from "./event-loop.js";
-export { Handle, TimerHandle } from "./handle.js";
-export type { Executor, ExecutorFn, ShutdownOptions, SubmitOptions } from "./executor-types.js";
+export { EventLoop } from "./core/event-loop.js";
+export type { Awaitable, ExceptionContext, ExceptionHandler, TaskFactory } from "./core/event-loop.js";
+export { Handle, TimerHandle } from "./core/handle.js";
+export type { Executor, ExecutorFn, ShutdownOptions, SubmitOptions } from "./core/executor.js";
 
 // Running
-export { run, Runner } from "./runner.js";
-export type { RunnerOptions } from "./runner.js";
+export { run, Runner } from "./tasks/runner.js";
+export type { RunnerOptions } from "./tasks/runner.js";
 
 // Futures and tasks
-export { Future, isFuture } from "./future.js";
-export type { FutureOptions } from "./future.js";
-export { Task } from "./task.js";
-export type { Coroutine, TaskOptions } from "./task.js";
-export { allTasks, createTask, currentTask, ensureFuture, sleep } from "./tasks.js";
-export type { EnsureFutureOptions } from "./tasks.js";
-export { gather } from "./gather.js";
-export type { GatherInput, GatherOptions } from "./gather.js";
-export { ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, wait, waitFor } from "./wait.js";
-export type { ReturnWhen, WaitOptions } from "./wait.js";
-export { shield } from "./shield.js";
-export { asCompleted } from "./as-completed.js";
-export type { AsCompletedOptions } from "./as-completed.js";
-export { Timeout, timeout, timeoutAt } from "./timeouts.js";
-export { TaskGroup, taskGroup } from "./task-group.js";
+export { Future, isFuture } from "./core/future.js";
+export type { FutureOptions } from "./core/future.js";
+export { Task } from "./core/task.js";
+export type { Coroutine, TaskOptions } from "./core/task.js";
+export { allTasks, createTask, currentTask, ensureFuture, sleep } from "./core/tasks.js";
+export type { EnsureFutureOptions } from "./core/tasks.js";
+export { gather } from "./tasks/gather.js";
+export type { GatherInput, GatherOptions } from "./tasks/gather.js";
+export { ALL_COMPLETED, FIRST_COMPLETED, FIRST_EXCEPTION, wait, waitFor } from "./tasks/wait.js";
+export type { ReturnWhen, WaitOptions } from "./tasks/wait.js";
+export { shield } from "./tasks/shield.js";
+export { asCompleted } from "./tasks/as-completed.js";
+export type { AsCompletedOptions } from "./tasks/as-completed.js";
+export { Timeout, timeout, timeoutAt } from "./tasks/timeouts.js";
+export { TaskGroup, taskGroup } from "./tasks/task-group.js";
 
 // Context variables
-export { Context, ContextMarker, ContextVar, Token, copyContext, withContext } from "./context.js";
-export type { ContextVarOptions } from "./context.js";
+export { Context, ContextMarker, ContextVar, Token, copyContext, withContext } from "./core/context.js";
+export type { ContextVarOptions } from "./core/context.js";
 
 // ---- Synchronisation and queues (same loop) ----
-export { Lock } from "./lock.js";
-export { Event } from "./event.js";
-export { Condition } from "./condition.js";
-export { BoundedSemaphore, Semaphore } from "./semaphore.js";
-export { Barrier } from "./barrier.js";
-export { LifoQueue, PriorityQueue, Queue } from "./queue.js";
-export type { PriorityQueueOptions, QueueOptions } from "./queue.js";
+export { Lock } from "./sync/lock.js";
+export { Event } from "./sync/event.js";
+export { Condition } from "./sync/condition.js";
+export { BoundedSemaphore, Semaphore } from "./sync/semaphore.js";
+export { Barrier } from "./sync/barrier.js";
+export { LifoQueue, PriorityQueue, Queue } from "./sync/queue.js";
+export type { PriorityQueueOptions, QueueOptions } from "./sync/queue.js";
 
 // ---- Other threads ----
-export { LoopHandle, ContextCarrier, carryContext, runCoroutineThreadsafe, installThreadMethods } from "./loop-handle.js";
-export type { LoopHandleData } from "./loop-handle.js";
-export { ConcurrentFuture } from "./concurrent-future.js";
-export { LoopThread, spawnLoopThread } from "./loop-thread.js";
-export type { SpawnLoopThreadOptions } from "./loop-thread.js";
-export { PoolExecutor, toThread } from "./executor.js";
-export type { ExecutorReply, ExecutorTask, PoolExecutorOptions } from "./executor.js";
-export { deserializeError, registerErrorClass, serializeError } from "./error-envelope.js";
-export type { ErrorEnvelope } from "./error-envelope.js";
-export type { SharedData, Shareable } from "./crossing.js";
-export { contextFromEntries } from "./context.js";
-export { ThreadQueue } from "./thread-queue.js";
-export type { ThreadQueueData, ThreadQueueOptions } from "./thread-queue.js";
-export { ThreadLock } from "./thread-lock.js";
-export type { ThreadAcquireOptions, ThreadLockData } from "./thread-lock.js";
-export { ThreadSemaphore } from "./thread-semaphore.js";
-export type { ThreadSemaphoreData } from "./thread-semaphore.js";
+export { LoopHandle, runCoroutineThreadsafe } from "./threads/loop-handle.js";
+export type { LoopHandleData } from "./threads/loop-handle.js";
+export { ContextCarrier, carryContext } from "./threads/context-carrier.js";
+export { ConcurrentFuture } from "./threads/concurrent-future.js";
+export { LoopThread, spawnLoopThread } from "./threads/loop-thread.js";
+export type { SpawnLoopThreadOptions } from "./threads/loop-thread.js";
+export { PoolExecutor, toThread } from "./executor/pool-executor.js";
+export type { ExecutorReply, ExecutorTask, PoolExecutorOptions } from "./executor/pool-executor.js";
+export { deserializeError, registerErrorClass, serializeError } from "./threads/error-envelope.js";
+export type { ErrorEnvelope } from "./threads/error-envelope.js";
+export type { SharedData, Shareable } from "./threads/crossing.js";
+export { contextFromEntries } from "./core/context.js";
+export { ThreadQueue } from "./threads/thread-queue.js";
+export type { ThreadQueueData, ThreadQueueOptions } from "./threads/thread-queue.js";
+export { ThreadLock } from "./threads/thread-lock.js";
+export type { ThreadAcquireOptions, ThreadLockData } from "./threads/thread-lock.js";
+export { ThreadSemaphore } from "./threads/thread-semaphore.js";
+export type { ThreadSemaphoreData } from "./threads/thread-semaphore.js";
 
 // ---- Networking and processes ----
 export {
@@ -112,7 +113,7 @@ export {
   OSError,
   PermissionError,
   ProcessLookupError,
-} from "./errors.js";
+} from "./core/errors.js";
 export type { BufferedProtocol, Protocol } from "./net/protocol.js";
 export { Transport } from "./net/transport.js";
 export { Server } from "./net/server.js";
@@ -129,14 +130,18 @@ export { StreamReaderProtocol } from "./streams/protocol.js";
 export type { ClientConnectedCallback } from "./streams/protocol.js";
 export { openConnection, openUnixConnection, startServer, startUnixServer } from "./streams/open.js";
 export type { OpenConnectionOptions, StartServerOptions, StartUnixServerOptions } from "./streams/open.js";
-export { Process, createSubprocessExec, createSubprocessShell } from "./subprocess.js";
-export type { StdioSetting, SubprocessOptions } from "./subprocess.js";
+export { Process, createSubprocessExec, createSubprocessShell } from "./subprocess/subprocess.js";
+export type { StdioSetting, SubprocessOptions } from "./subprocess/subprocess.js";
 
 // The loop core does not import the outer layers (so it can be read without them): the methods
 // they add to EventLoop (`handle`, `expose`, `exposeObject`; `createServer`, `createConnection`,
-// ...) are attached here, once, when the package is loaded.
-import { EventLoop as EventLoopClass } from "./event-loop.js";
-import { installThreadMethods as installThreads } from "./loop-handle.js";
-import { installNetworking } from "./net/install.js";
-installThreads(EventLoopClass.prototype);
+// ...) are attached here, once, when the package is loaded. Their types merge into EventLoop's
+// (declaration merging); exporting these two names keeps those modules in the built index.d.ts,
+// which drops imports that only run code.
+export type { ThreadLoopMethods } from "./threads/loop-methods.js";
+export type { NetworkingLoopMethods } from "./net/loop-methods.js";
+import { EventLoop as EventLoopClass } from "./core/event-loop.js";
+import { installThreadMethods } from "./threads/loop-methods.js";
+import { installNetworking } from "./net/loop-methods.js";
+installThreadMethods(EventLoopClass.prototype);
 installNetworking(EventLoopClass.prototype);

@@ -22,7 +22,6 @@ import {
   sleep,
   withContext,
 } from "multiloop";
-import { alsUsesPromiseHooks } from "../dist/src/frame.js";
 import { captureExceptions, caught, onNewLoop, thrown } from "./helpers.js";
 
 describe("futures (semantics section 5)", () => {
@@ -365,13 +364,6 @@ describe("futures (semantics section 5)", () => {
       failing.setException(new Error("boom"));
       expect(await handled).toBe("handled boom");
     });
-  });
-
-  it("what then() returns picks its path by how AsyncLocalStorage works here (promise hooks on Node 20, frames on Node 24)", () => {
-    const major = Number(process.versions.node.split(".")[0]);
-    const flags = `${process.execArgv.join(" ")} ${process.env["NODE_OPTIONS"] ?? ""}`;
-    const frames = major >= 24 ? !flags.includes("--no-async-context-frame") : flags.includes("--experimental-async-context-frame");
-    expect(alsUsesPromiseHooks).toBe(!frames);
   });
 
   it("callbacks on what then() returns run in the async context they subscribed in (task, context variables)", async () => {

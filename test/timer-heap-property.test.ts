@@ -1,5 +1,5 @@
 /**
- * Property test of the loop's timer heap (src/timer-heap.ts): random schedules with shared delays
+ * Property test of the loop's timer heap (src/core/timer-heap.ts): random schedules with shared delays
  * (the per-delay lists), absolute times (lists of their own), cancellations (including enough to
  * trigger the rebuild) and a clock that moves forward, against a model that sorts every timer by
  * (when, sequence). `takeDue` must hand over exactly the live timers that are due, each once, in
@@ -7,7 +7,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { TimerHeap, type HeapTimer } from "../dist/src/timer-heap.js";
+import { TimerHeap, type HeapTimer } from "../dist/src/core/timer-heap.js";
 
 class FakeTimer implements HeapTimer {
   readonly heapWhen: number;

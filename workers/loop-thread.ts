@@ -1,5 +1,5 @@
 /**
- * Entry point of a loop thread (see spawnLoopThread in src/loop-thread.ts). Imports the library
+ * Entry point of a loop thread (see spawnLoopThread in src/threads/loop-thread.ts). Imports the library
  * through its public entry, like a user: makes its own loop (auto-creation is main-thread only),
  * imports the user's module, exposes its functions, answers the readiness handshake, runs until
  * stopped, then shuts down like `run()` does and lets the thread exit by itself.

@@ -8,10 +8,10 @@
 import { lookup } from "node:dns/promises";
 import { lstat, unlink } from "node:fs/promises";
 import net from "node:net";
-import { ConnectionResetError, OSError } from "../errors.js";
-import type { EventLoop } from "../event-loop.js";
-import type { Future } from "../future.js";
-import { checkFunction, checkObject, checkString, describeValue, typeError } from "../validate.js";
+import { ConnectionResetError, OSError } from "../core/errors.js";
+import type { EventLoop } from "../core/event-loop.js";
+import type { Future } from "../core/future.js";
+import { checkFunction, checkObject, checkString, describeValue, typeError } from "../core/validate.js";
 import { toError, toOSError } from "./os-error.js";
 import type { Protocol } from "./protocol.js";
 import { Server, type ExtraInfoOf } from "./server.js";

@@ -14,7 +14,7 @@ import {
   OSError,
   PermissionError,
   ProcessLookupError,
-} from "../errors.js";
+} from "../core/errors.js";
 
 type OSErrorClass = new (
   message: string,

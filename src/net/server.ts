@@ -8,10 +8,10 @@
  * `closeClients()` (flush, then close) or `abortClients()` (drop) to end the connections too.
  */
 import type { Server as NodeServer, Socket } from "node:net";
-import { CancelledError, RuntimeError } from "../errors.js";
-import type { EventLoop } from "../event-loop.js";
-import type { Future } from "../future.js";
-import { sleep } from "../tasks.js";
+import { CancelledError, RuntimeError } from "../core/errors.js";
+import type { EventLoop } from "../core/event-loop.js";
+import type { Future } from "../core/future.js";
+import { sleep } from "../core/tasks.js";
 import type { Protocol } from "./protocol.js";
 import { kStart } from "./symbols.js";
 import { Transport, type TransportOwner } from "./transport.js";

@@ -13,13 +13,13 @@
  * registers the socket's reader, a handle with its context, at that time).
  */
 import type { Socket } from "node:net";
-import { copyContext, withContext, type ContextMarker } from "../context.js";
-import { RuntimeError } from "../errors.js";
-import type { EventLoop } from "../event-loop.js";
-import type { Future } from "../future.js";
-import { logger } from "../log.js";
-import { pyStr } from "../format.js";
-import { typeError } from "../validate.js";
+import { copyContext, withContext, type ContextMarker } from "../core/context.js";
+import { RuntimeError } from "../core/errors.js";
+import type { EventLoop } from "../core/event-loop.js";
+import type { Future } from "../core/future.js";
+import { logger } from "../core/log.js";
+import { pyStr } from "../core/format.js";
+import { typeError } from "../core/validate.js";
 import { isBufferedProtocol, type BufferedProtocol, type Protocol } from "./protocol.js";
 import { toError } from "./os-error.js";
 import { kFatal, kOnLost, kStart } from "./symbols.js";

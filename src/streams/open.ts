@@ -2,9 +2,9 @@
  * The streams entry points: `openConnection`, `startServer` and their Unix-socket variants
  * (asyncio.open_connection / asyncio.start_server).
  */
-import type { EventLoop } from "../event-loop.js";
-import { getRunningLoop } from "../policy.js";
-import { checkFunction, checkObject } from "../validate.js";
+import type { EventLoop } from "../core/event-loop.js";
+import { getRunningLoop } from "../core/policy.js";
+import { checkFunction, checkObject } from "../core/validate.js";
 import type { CreateConnectionOptions, CreateServerOptions, CreateUnixServerOptions } from "../net/connection.js";
 import type { Server } from "../net/server.js";
 import type { Transport } from "../net/transport.js";

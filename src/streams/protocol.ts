@@ -3,9 +3,9 @@
  * gives `StreamWriter.drain()` something to wait on (asyncio's FlowControlMixin +
  * StreamReaderProtocol).
  */
-import { ConnectionResetError } from "../errors.js";
-import type { EventLoop } from "../event-loop.js";
-import type { Future } from "../future.js";
+import { ConnectionResetError } from "../core/errors.js";
+import type { EventLoop } from "../core/event-loop.js";
+import type { Future } from "../core/future.js";
 import type { Protocol } from "../net/protocol.js";
 import type { Transport } from "../net/transport.js";
 import type { StreamReader } from "./reader.js";

@@ -6,11 +6,11 @@
  * buffered the transport is paused, and resumed once the buffer is back at `limit` or below, so a
  * slow reader holds back a fast peer instead of buffering without bound.
  */
-import { IncompleteReadError, LimitOverrunError, RuntimeError } from "../errors.js";
-import type { EventLoop } from "../event-loop.js";
-import type { Future } from "../future.js";
-import { getEventLoop } from "../policy.js";
-import { typeError } from "../validate.js";
+import { IncompleteReadError, LimitOverrunError, RuntimeError } from "../core/errors.js";
+import type { EventLoop } from "../core/event-loop.js";
+import type { Future } from "../core/future.js";
+import { getEventLoop } from "../core/policy.js";
+import { typeError } from "../core/validate.js";
 import type { Transport } from "../net/transport.js";
 
 

@@ -1,11 +1,24 @@
 /**
  * `StreamWriter`: the writing half of a stream (asyncio.StreamWriter).
  */
-import type { EventLoop } from "../event-loop.js";
-import { sleep } from "../tasks.js";
+import type { EventLoop } from "../core/event-loop.js";
+import { sleep } from "../core/tasks.js";
 import type { Transport } from "../net/transport.js";
-import type { StreamReaderProtocol } from "./protocol.js";
 import type { StreamReader } from "./reader.js";
+
+/**
+ * What a writer needs of the protocol under it (StreamReaderProtocol in protocol.ts): flow
+ * control and the end of the connection. Declared here so the writer does not import the
+ * protocol, which makes writers.
+ */
+export interface WriterFlowControl {
+  /** Whether `drainHelper()` would wait or throw (so `drain()` can skip it). */
+  mustWait(): boolean;
+  /** Waits while writing is paused; throws if the connection was lost. */
+  drainHelper(): Promise<void>;
+  /** Settles when the connection is closed. */
+  closeWaiter(): PromiseLike<void>;
+}
 
 const DONE: Promise<void> = Promise.resolve();
 
@@ -26,12 +39,12 @@ const DONE: Promise<void> = Promise.resolve();
  */
 export class StreamWriter {
   readonly #transport: Transport;
-  readonly #protocol: StreamReaderProtocol;
+  readonly #protocol: WriterFlowControl;
   readonly #reader: StreamReader | null;
   readonly #loop: EventLoop;
 
   /** @internal made by `openConnection`, `startServer` and the subprocess functions. */
-  constructor(transport: Transport, protocol: StreamReaderProtocol, reader: StreamReader | null, loop: EventLoop) {
+  constructor(transport: Transport, protocol: WriterFlowControl, reader: StreamReader | null, loop: EventLoop) {
     this.#transport = transport;
     this.#protocol = protocol;
     this.#reader = reader;

@@ -1,0 +1,78 @@
+/**
+ * What debug mode reports about callbacks (asyncio's `_run_once` debug branch and its checks at
+ * scheduling time): slow callbacks and task steps, callbacks that return a promise nobody
+ * awaits, coroutine functions handed to `callSoon`. Outside debug mode none of this runs.
+ */
+import { Handle, describeRunnable, type Runnable } from "./handle.js";
+import { channels, logger } from "./log.js";
+import { kTaskOf } from "./symbols.js";
+import { isThenable } from "./validate.js";
+import type { ExceptionContext } from "./exception-handler.js";
+import type { Future } from "./future.js";
+import { Task } from "./task.js";
+
+/** `MULTILOOP_DEBUG=1` (anything but empty or 0) starts every new loop in debug mode. */
+export function debugFromEnvironment(): boolean {
+  const value = process.env["MULTILOOP_DEBUG"];
+  return value !== undefined && value !== "" && value !== "0";
+}
+
+
+/** asyncio refuses coroutine functions in `call_soon` & co. in debug mode: so do we. */
+export function checkNotCoroutineFunction(method: string, cb: unknown): void {
+  const name = (cb as { constructor?: { name?: string } }).constructor?.name;
+  if (name === "AsyncFunction" || name === "AsyncGeneratorFunction") {
+    throw new TypeError(`coroutines cannot be used with ${method}(); use createTask() to run an async function`);
+  }
+}
+
+/** After one callback in debug mode: report it if it was slow, or if it returned a promise. */
+export function reportAfterCallback(
+  loop: { readonly slowCallbackDuration: number; callExceptionHandler(context: ExceptionContext): void },
+  handle: Runnable,
+  returned: unknown,
+  started: number,
+): void {
+  const duration = performance.now() - started;
+  if (duration >= loop.slowCallbackDuration) {
+    const what = describeRunnable(handle);
+    logger.warning(`Executing ${what} took ${duration.toFixed(3)} ms`);
+    if (channels.slowCallback.hasSubscribers) {
+      const task = handle[kTaskOf] ?? null;
+      channels.slowCallback.publish({ loop, handle, task, duration, description: what });
+    }
+  }
+  if (handle instanceof Handle && isThenable(returned)) {
+    loop.callExceptionHandler({
+      message:
+        `Callback ${handle.toString()} returned a promise, which the loop does not await ` +
+        "(did you mean createTask()?)",
+      handle,
+    });
+  }
+}
+
+/**
+ * Failed futures nobody looked at yet, reported at `loop.close()` in debug mode (deterministic,
+ * unlike the report when a future is garbage-collected).
+ */
+export class UnretrievedFutures {
+  #refs: Set<WeakRef<Future<unknown>>> | null = null;
+
+  add(fut: Future<unknown>): void {
+    (this.#refs ??= new Set()).add(new WeakRef(fut));
+  }
+
+  report(report: (context: ExceptionContext) => void): void {
+    const refs = this.#refs;
+    if (refs === null) return;
+    this.#refs = null;
+    for (const ref of refs) {
+      const fut = ref.deref();
+      if (fut === undefined || !fut.hasUnretrievedException()) continue;
+      const exception = fut.exception();
+      const kind = fut instanceof Task ? "Task" : "Future";
+      report({ message: `${kind} exception was never retrieved`, exception, future: fut });
+    }
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * What the loop does with errors nobody else could handle (asyncio's exception handler): the
+ * context a report carries, asyncio's default format, and calling a custom handler safely.
+ */
+import { inspect } from "node:util";
+import { runInContext, type Context } from "./context.js";
+import { Future, isLoop } from "./future.js";
+import { EMPTY_DATA, state, type Frame } from "./frame.js";
+import { Handle, describeRunnable, kRun, type Runnable } from "./handle.js";
+import { logger } from "./log.js";
+import { kTaskOf } from "./symbols.js";
+import { Task } from "./task.js";
+import { describeValue } from "./validate.js";
+// A type only: the handler is given the loop (the model's circle, see scripts/check-layers.ts).
+import type { EventLoop } from "./event-loop.js";
+
+/** What the loop's exception handler receives. */
+export interface ExceptionContext {
+  message: string;
+  exception?: unknown;
+  future?: Future<unknown> | string;
+  task?: Task<unknown>;
+  handle?: Handle | Runnable;
+  [key: string]: unknown;
+}
+
+export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => void;
+
+/** asyncio's default report: the message, each other key sorted, then the error. */
+export function formatExceptionContext(context: ExceptionContext): string {
+  const lines = [context.message || "Unhandled exception in event loop"];
+  for (const key of Object.keys(context).sort()) {
+    if (key === "message" || key === "exception") continue;
+    const value = context[key];
+    if (key === "sourceTraceback") {
+      lines.push(`Object created at (most recent call last):\n${String(value)}`);
+    } else {
+      lines.push(`${key}: ${reprForLog(value)}`);
+    }
+  }
+  if (context.exception !== undefined) lines.push(inspect(context.exception));
+  return lines.join("\n");
+}
+
+/**
+ * Hands `context` to `handler` in the context of the task or handle it is about (asyncio runs
+ * the handler there), or to the loop's default handler; an error in either is logged, never thrown.
+ */
+export function dispatchException(loop: EventLoop, handler: ExceptionHandler | null, context: ExceptionContext): void {
+  if (handler === null) {
+    try {
+      loop.defaultExceptionHandler(context);
+    } catch (err) {
+      logger.error(`Exception in default exception handler\n${inspect(err)}`);
+    }
+    return;
+  }
+  try {
+    const ctx = contextOfExceptionContext(context);
+    if (ctx === null) handler(loop, context);
+    else runInContext(ctx, handler, [loop, context]);
+  } catch (err) {
+    try {
+      loop.defaultExceptionHandler({ message: "Unhandled error in exception handler", exception: err, context });
+    } catch (err2) {
+      logger.error(
+        "Exception in default exception handler while handling an unexpected error in custom exception handler\n" +
+          inspect(err2),
+      );
+    }
+  }
+}
+
+function contextOfExceptionContext(context: ExceptionContext): Context | null {
+  const task = context.task;
+  if (task instanceof Task) return task.getContext();
+  const handle = context.handle;
+  if (handle instanceof Handle) return handle.getContext();
+  return null;
+}
+
+function reprForLog(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (value instanceof Future || value instanceof Handle || isLoop(value)) return value.toString();
+  return describeValue(value).replace(/ \([a-z]+\)$/u, "").replace(/^`|`$/gu, "");
+}
+
+/** A callback (or a task's step) threw: asyncio's "Exception in callback ..." report. */
+export function reportCallbackError(loop: EventLoop, handle: Runnable, err: unknown): void {
+  const what = handle instanceof Handle ? handle.formatCallback() : describeRunnable(handle);
+  loop.callExceptionHandler({ message: `Exception in callback ${what}`, exception: err, handle });
+}
+
+/**
+ * Future callbacks that complete after the loop closed still run, in microtasks (so a future
+ * settled late still tells its done callbacks); a closed loop resumes no task.
+ */
+export function runAfterClose(loop: EventLoop, runnable: Runnable): void {
+  if ((runnable[kTaskOf] ?? null) !== null) return;
+  const frame: Frame = { loop: null, task: null, ctx: null, data: EMPTY_DATA };
+  queueMicrotask(() => {
+    try {
+      runnable[kRun](frame);
+    } catch (err) {
+      loop.callExceptionHandler({ message: `Exception in callback ${runnable.toString()}`, exception: err });
+    } finally {
+      state.sync = null;
+    }
+  });
+}

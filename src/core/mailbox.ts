@@ -1,0 +1,187 @@
+/**
+ * The loop's mailbox: how other threads wake it and hand it work (asyncio's self-pipe, for threads).
+ *
+ * Two parts:
+ * - a small SharedArrayBuffer control block that every thread holding a handle can read and write
+ *   with Atomics: the loop's state (stopped / running / parked / closed / dead), a count of
+ *   messages posted but not yet received, and a wake word;
+ * - MessagePorts that carry the messages themselves (structured clone), one per copy of the loop's
+ *   handle, so each sender is FIFO on its own port. The loop keeps them ref'd only while it runs.
+ *
+ * How messages get in, without a 'message' event per call:
+ * - a running loop checks the pending count once per iteration (one Atomics.load) and drains
+ *   every port with `receiveMessageOnPort`, so calls that arrive while it is busy are picked up at
+ *   the start of its next iteration;
+ * - a parked loop is woken by the port's 'message' event (the fastest wake-up Node has between
+ *   threads: measured 15 us quicker per round trip than an `Atomics.waitAsync` wake-up), whose
+ *   handler drains everything else pending on that port in the same go, so a burst of calls costs
+ *   one wake-up;
+ * - senders add to the pending count and `Atomics.notify` the wake word when the loop marked
+ *   itself parked, for anything waiting on it in shared memory (never this loop: it must not block).
+ *
+ * The core only moves messages; what they mean (calls, replies, cancels) is decided by the
+ * dispatcher the thread layer installs (threads/endpoint.ts).
+ */
+import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
+import type { EventLoop } from "./event-loop.js";
+import type { LoopInbox } from "./loop-inbox.js";
+import { kMailbox, kWake } from "./symbols.js";
+import { currentThreadName } from "./thread-name.js";
+
+/** Slots of the control block (Int32Array indices). */
+export const STATE = 0;
+export const PENDING = 1;
+export const WAKE = 2;
+/** Written by the thread's parent when the thread exits: its exit code. */
+export const EXIT_CODE = 3;
+export const CONTROL_SLOTS = 4;
+
+/** Values of `STATE`. */
+export const STOPPED = 0;
+export const RUNNING = 1;
+export const PARKED = 2;
+export const CLOSED = 3;
+/** The thread that owned the loop is gone (written by its parent or noticed by a sender). */
+export const DEAD = 4;
+
+export type MailboxDispatcher = (message: unknown, port: MessagePort) => void;
+
+export function newControlBlock(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+}
+
+/** True when calls into the loop that owns `control` can never run. */
+export function isControlClosed(control: Int32Array): boolean {
+  const s = Atomics.load(control, STATE);
+  return s === CLOSED || s === DEAD;
+}
+
+/** Sender side of the protocol, after posting: count the messages, notify a parked loop. */
+export function signalPosted(control: Int32Array, messages: number): void {
+  Atomics.add(control, PENDING, messages);
+  if (Atomics.load(control, STATE) === PARKED) {
+    Atomics.add(control, WAKE, 1);
+    Atomics.notify(control, WAKE);
+  }
+}
+
+export class Mailbox implements LoopInbox {
+  readonly control: Int32Array = newControlBlock();
+  /** The name of the thread the loop lives in (for handles and error envelopes). */
+  readonly threadName: string = currentThreadName();
+  readonly #loop: EventLoop;
+  readonly #ports: MessagePort[] = [];
+  #running: boolean;
+  #dispatcher: MailboxDispatcher | null = null;
+  #onClose: (() => void) | null = null;
+
+  constructor(loop: EventLoop) {
+    this.#loop = loop;
+    this.#running = loop.isRunning();
+    Atomics.store(this.control, STATE, loop.isClosed() ? CLOSED : this.#running ? RUNNING : STOPPED);
+  }
+
+  /** Installs what interprets messages, and what to do when the loop closes (thread layer). */
+  setDispatcher(dispatcher: MailboxDispatcher, onClose: () => void): void {
+    this.#dispatcher = dispatcher;
+    this.#onClose = onClose;
+  }
+
+  /** Starts receiving from `port` (the loop's end of a new handle's channel). */
+  addPort(port: MessagePort): void {
+    this.#ports.push(port);
+    port.on("message", (message: unknown) => {
+      this.#receive(message, port);
+      // The rest of this port's burst goes in the same go, in order, before anything else.
+      this.#drainPort(port);
+      this.#loop[kWake]();
+    });
+    // The sender's thread died or dropped its copy: forget the port.
+    port.once("close", () => {
+      this.removePort(port);
+    });
+    // Only a running loop keeps its thread alive; a stopped or closed one must let it exit.
+    if (!this.#running) port.unref();
+  }
+
+  removePort(port: MessagePort): void {
+    const i = this.#ports.indexOf(port);
+    if (i >= 0) this.#ports.splice(i, 1);
+  }
+
+  get ports(): readonly MessagePort[] {
+    return this.#ports;
+  }
+
+  #receive(message: unknown, port: MessagePort): void {
+    Atomics.sub(this.control, PENDING, 1);
+    this.#dispatcher?.(message, port);
+  }
+
+  #drainPort(port: MessagePort): void {
+    for (let msg = receiveMessageOnPort(port); msg !== undefined; msg = receiveMessageOnPort(port)) {
+      this.#receive(msg.message, port);
+    }
+  }
+
+  poll(): void {
+    if (Atomics.load(this.control, PENDING) !== 0) this.drain();
+  }
+
+  /** Receives everything posted so far, port by port, in arrival order per port. */
+  drain(): void {
+    // A message may attach a new port (a handle shared onward): it is drained in this same pass.
+    for (let i = 0; i < this.#ports.length; i++) this.#drainPort(this.#ports[i] as MessagePort);
+  }
+
+  park(): boolean {
+    const control = this.control;
+    Atomics.store(control, STATE, PARKED);
+    // Dekker-style: a sender adds to PENDING then reads STATE; we wrote STATE, now read PENDING.
+    // With sequentially consistent atomics one of us sees the other's write. Calls posted but not
+    // yet delivered as events are drained now rather than after a wake-up.
+    if (Atomics.load(control, PENDING) !== 0) {
+      Atomics.store(control, STATE, RUNNING);
+      return false;
+    }
+    return true;
+  }
+
+  unpark(): void {
+    if (Atomics.load(this.control, STATE) === PARKED) Atomics.store(this.control, STATE, RUNNING);
+  }
+
+  start(): void {
+    this.#running = true;
+    Atomics.store(this.control, STATE, RUNNING);
+    for (const port of this.#ports) port.ref();
+  }
+
+  stop(): void {
+    this.#running = false;
+    const control = this.control;
+    if (Atomics.load(control, STATE) !== CLOSED) Atomics.store(control, STATE, STOPPED);
+    for (const port of this.#ports) port.unref();
+  }
+
+  close(): void {
+    this.#running = false;
+    Atomics.store(this.control, STATE, CLOSED);
+    // Whatever was posted before the state changed is answered (refused) by the thread layer.
+    this.drain();
+    this.#onClose?.();
+    for (const port of this.#ports) port.close();
+    this.#ports.length = 0;
+    Atomics.add(this.control, WAKE, 1);
+    Atomics.notify(this.control, WAKE);
+  }
+}
+
+/** The loop's mailbox, created on first use. */
+export function mailboxOf(loop: EventLoop): Mailbox {
+  const existing = loop[kMailbox];
+  if (existing instanceof Mailbox) return existing;
+  const mailbox = new Mailbox(loop);
+  loop[kMailbox] = mailbox;
+  return mailbox;
+}

@@ -1,0 +1,282 @@
+/**
+ * `PoolExecutor` (a piscina pool behind the loop's `Executor` interface) and `toThread`.
+ *
+ * What runs in the pool is either a module export (`{ filename, name }`, like piscina) or a
+ * self-contained function sent by its source text. Results and errors come back through
+ * multiloop's error envelope (piscina alone turns every error into a plain Error: piscina#141).
+ *
+ * Cancellation: each call carries a start flag in shared memory. A call cancelled while still
+ * queued wins the flag and never runs (the worker sees the flag taken and returns at once). A call
+ * already running is left to finish, as in asyncio (a thread cannot be interrupted), unless the
+ * pool was made with `terminateOnCancel: true`: then piscina aborts it, which ends that worker.
+ */
+import { availableParallelism } from "node:os";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { isAbsolute } from "node:path";
+import { Piscina } from "piscina";
+import type { ResourceLimits } from "node:worker_threads";
+import { allContextEntries } from "../core/context.js";
+import { CancelledError, RuntimeError } from "../core/errors.js";
+import { fromEnvelope, isEnvelope } from "../threads/error-envelope.js";
+import {
+  kSubmitCancellable,
+  setDefaultExecutorFactory,
+  submitToExecutor,
+  type CancellableSubmission,
+  type Executor,
+  type ExecutorFn,
+  type ShutdownOptions,
+  type SubmitOptions,
+} from "../core/executor.js";
+import { getRunningLoop } from "../core/policy.js";
+import { checkObject, typeError } from "../core/validate.js";
+
+export interface PoolExecutorOptions {
+  /** Module whose exports `{ name }` calls refer to when they give no `filename`. */
+  filename?: string | URL;
+  /** @default 0 */
+  minThreads?: number;
+  /** @default os.availableParallelism() */
+  maxThreads?: number;
+  /** Milliseconds an idle thread lives (piscina's default of 0 churns threads: piscina#53). @default 10_000 */
+  idleTimeout?: number;
+  /** Calls allowed to wait for a thread; more are refused. @default "auto" */
+  maxQueue?: number | "auto";
+  resourceLimits?: ResourceLimits;
+  env?: NodeJS.Dict<string>;
+  /** Cancelling a call that is already running ends its thread. @default false */
+  terminateOnCancel?: boolean;
+}
+
+/** The message a pool thread receives (workers/executor.ts). */
+export interface ExecutorTask {
+  source: string | null;
+  filename: string | null;
+  name: string | null;
+  args: unknown[];
+  /**
+   * The call's start flag: 0 = queued, 1 = started, 2 = cancelled before it started. A slot of
+   * the pool's shared flags (sent once, in workerData), or a buffer of its own when all slots
+   * are taken (then `slot` is 0).
+   */
+  slot: number;
+  start: Int32Array | null;
+  context: ReadonlyArray<[string, unknown]> | null;
+}
+
+export interface ExecutorReply {
+  ok: boolean;
+  value?: unknown;
+  error?: unknown;
+  skipped?: boolean;
+}
+
+const workerFile = fileURLToPath(new URL("../../workers/executor.js", import.meta.url));
+
+/** Start-flag slots shared with the pool threads; more calls at once fall back to a flag each. */
+const FLAG_SLOTS = 4096;
+/** The workerData key under which pool threads find the shared start flags. */
+export const FLAGS_KEY = "multiloop:executorFlags";
+
+const checkedSources = new WeakMap<object, string>();
+
+/** The source of a self-contained function, checked once per function. */
+function functionSource(fn: (...args: never[]) => unknown): string {
+  const cached = checkedSources.get(fn);
+  if (cached !== undefined) return cached;
+  const source = Function.prototype.toString.call(fn);
+  if (source.includes("[native code]")) {
+    throw new TypeError(
+      `Expected \`fn\` to be a function with JavaScript source (it is sent to the executor thread by its text), got a native or bound function ${fn.name || "<anonymous>"}; use { filename, name } instead.`,
+    );
+  }
+  try {
+    // Method shorthand (`foo() {}`) and class methods are not expressions; they cannot be rebuilt
+    // there. Compiling (not running) the text here is the cheapest exact check.
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval -- only compiled, never called
+    new Function(`return (${source});`);
+  } catch {
+    throw new TypeError(
+      `Expected \`fn\` to be a function expression or arrow function, got ${fn.name || "a method"} whose source is not a standalone expression; wrap it: (...a) => obj.method(...a) cannot work either, so export it and use { filename, name }.`,
+    );
+  }
+  checkedSources.set(fn, source);
+  return source;
+}
+
+function moduleHref(filename: string | URL): string {
+  if (filename instanceof URL) return filename.href;
+  if (filename.startsWith("file:")) return filename;
+  if (isAbsolute(filename)) return pathToFileURL(filename).href;
+  throw new TypeError(`Expected \`filename\` to be an absolute path or a URL, got ${JSON.stringify(filename)}`);
+}
+
+/**
+ * Runs functions in a pool of worker threads (piscina) for `loop.runInExecutor` and `toThread`.
+ * Threads use `atomics: "async"` so their own timers and I/O keep working between calls.
+ *
+ * @example
+ * const pool = new PoolExecutor({ maxThreads: 4 });
+ * const hash = await loop.runInExecutor(pool, (s: string) => require("node:crypto").createHash("sha256").update(s).digest("hex"), text);
+ * await pool.shutdown();
+ */
+export class PoolExecutor implements Executor, AsyncDisposable {
+  readonly #pool: Piscina<ExecutorTask, ExecutorReply>;
+  readonly #defaultModule: string | null;
+  readonly #terminateOnCancel: boolean;
+  #shutdown = false;
+  /** Start flags shared with every pool thread (workerData), so a call sends a slot number only. */
+  readonly #flags = new Int32Array(new SharedArrayBuffer(FLAG_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  readonly #freeSlots: number[] = Array.from({ length: FLAG_SLOTS - 1 }, (_, i) => FLAG_SLOTS - 1 - i);
+
+  constructor(options: PoolExecutorOptions = {}) {
+    checkObject("options", options);
+    this.#defaultModule = options.filename === undefined ? null : moduleHref(options.filename);
+    this.#terminateOnCancel = options.terminateOnCancel === true;
+    const maxThreads = options.maxThreads ?? Math.max(1, availableParallelism());
+    // When piscina aborts a running task it terminates the worker, and with no thread left it does
+    // not start one for the tasks still queued (piscina#805): they would wait forever. A pool that
+    // terminates on cancel therefore keeps one thread.
+    const minThreads = Math.max(options.minThreads ?? 0, this.#terminateOnCancel ? 1 : 0);
+    this.#pool = new Piscina<ExecutorTask, ExecutorReply>({
+      filename: workerFile,
+      minThreads: Math.min(minThreads, maxThreads),
+      maxThreads,
+      idleTimeout: options.idleTimeout ?? 10_000,
+      maxQueue: options.maxQueue ?? "auto",
+      atomics: "async",
+      workerData: { [FLAGS_KEY]: this.#flags },
+      ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
+      ...(options.env === undefined ? {} : { env: options.env }),
+    });
+  }
+
+  /** The underlying piscina pool (statistics, histograms, events). */
+  get pool(): Piscina<ExecutorTask, ExecutorReply> {
+    return this.#pool;
+  }
+
+  /** Checks `fn` at the call site (a function that cannot be sent throws here, not later). */
+  submit<R>(fn: ExecutorFn<R>, args: unknown[], options: SubmitOptions): Promise<R> {
+    const signal = options.signal;
+    if (signal.aborted) return Promise.reject(signal.reason instanceof Error ? signal.reason : new CancelledError());
+    const submission = this[kSubmitCancellable]<R>(fn, args, options.context);
+    const onAbort = (): void => {
+      submission.cancel();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    return submission.promise.finally(() => {
+      signal.removeEventListener("abort", onAbort);
+    });
+  }
+
+  /**
+   * @internal `submit` without an AbortSignal (building and listening to one costs ~10 us per call
+   * in Node): the loop's `runInExecutor` calls this and cancels through the returned function.
+   * Checks `fn` at the call site (a function that cannot be sent throws here, not later).
+   */
+  [kSubmitCancellable]<R>(
+    fn: ExecutorFn<R>,
+    args: unknown[],
+    contextEntries: ReadonlyArray<[string, unknown]> | undefined,
+  ): CancellableSubmission<R> {
+    if (this.#shutdown) {
+      const error = new RuntimeError("cannot schedule new futures after shutdown", { code: "ERR_LOOP_EXECUTOR_SHUTDOWN" });
+      return { promise: Promise.reject(error), cancel: () => undefined };
+    }
+    const context = contextEntries === undefined || contextEntries.length === 0 ? null : contextEntries;
+    let source: string | null = null;
+    let filename: string | null = null;
+    let name: string | null = null;
+    if (typeof fn === "function") {
+      source = functionSource(fn);
+    } else {
+      filename = fn.filename === undefined ? this.#defaultModule : moduleHref(fn.filename);
+      if (filename === null) throw typeError("fn.filename", "a module path (the pool has no default `filename`)", fn.filename);
+      name = fn.name ?? "default";
+    }
+    // Slot 0 is never handed out: it means "this call brought its own flag".
+    const slot = this.#freeSlots.pop() ?? 0;
+    const own = slot === 0 ? new Int32Array(new SharedArrayBuffer(4)) : null;
+    const flags = own ?? this.#flags;
+    Atomics.store(flags, slot, 0);
+    const task: ExecutorTask = { source, filename, name, args, slot, start: own, context };
+    // Only a pool that may end a running call needs piscina's abort signal.
+    const abort = this.#terminateOnCancel ? new AbortController() : null;
+    let cancelled = false;
+    const cancel = (): void => {
+      if (cancelled) return;
+      cancelled = true;
+      // Queued: take the start flag so it never runs. Running: only stop it when asked to.
+      if (Atomics.compareExchange(flags, slot, 0, 2) !== 0 && abort !== null) abort.abort(new CancelledError());
+    };
+    const release = (): void => {
+      if (slot !== 0) this.#freeSlots.push(slot);
+    };
+    const promise = this.#pool.run(task, abort === null ? {} : { signal: abort.signal }).then(
+      (reply) => {
+        release();
+        if (reply.skipped === true) throw new CancelledError();
+        if (!reply.ok) throw isEnvelope(reply.error) ? fromEnvelope(reply.error) : reply.error;
+        return reply.value as R;
+      },
+      (err: unknown) => {
+        // Aborted (terminateOnCancel) or the pool failed: the worker will not touch the slot again.
+        release();
+        throw err;
+      },
+    );
+    return { promise, cancel };
+  }
+
+  /** Runs `fn(...args)` in the pool without an event loop. */
+  run<R>(fn: ExecutorFn<R>, ...args: unknown[]): Promise<R> {
+    return this.submit(fn, args, { signal: new AbortController().signal });
+  }
+
+  async shutdown(options: ShutdownOptions = {}): Promise<boolean> {
+    this.#shutdown = true;
+    const closing = this.#pool.close();
+    if (options.wait === false) {
+      closing.catch(() => undefined);
+      return true;
+    }
+    const timeout = options.timeout;
+    if (timeout === undefined) {
+      await closing;
+      return true;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<false>((resolve) => {
+      timer = setTimeout(resolve, timeout, false);
+    });
+    try {
+      const inTime = await Promise.race([closing.then(() => true as const), expired]);
+      if (!inTime) await this.#pool.destroy();
+      return inTime;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.shutdown();
+  }
+}
+
+setDefaultExecutorFactory(() => new PoolExecutor());
+
+/**
+ * Runs `fn(...args)` in the running loop's default executor, with the caller's context variables
+ * carried across (asyncio.to_thread). Values arrive in the executor thread's context variables of
+ * the same names (module-level ones, for `{ filename, name }` functions).
+ *
+ * @example
+ * const digest = await toThread((data: string) => expensiveHash(data), payload);
+ */
+export async function toThread<R>(fn: ExecutorFn<R>, ...args: unknown[]): Promise<R> {
+  const loop = getRunningLoop();
+  const fut = loop.createFuture<R>();
+  submitToExecutor(fut, loop.defaultExecutor(), fn, args, allContextEntries());
+  return await fut;
+}

@@ -1,0 +1,135 @@
+/**
+ * `asCompleted`: iterate over awaitables in the order they finish (asyncio 3.13 semantics).
+ */
+import { TimeoutError } from "../core/errors.js";
+import type { Awaitable, EventLoop } from "../core/event-loop.js";
+import { Future } from "../core/future.js";
+import { getEventLoop } from "../core/policy.js";
+import { ensureFuture } from "../core/tasks.js";
+import { checkOptionalTime, isThenable, typeError } from "../core/validate.js";
+
+export interface AsCompletedOptions {
+  /** After this many milliseconds, every further item throws `TimeoutError`. */
+  timeout?: number | null;
+}
+
+/**
+ * Iterates over `aws` in completion order.
+ *
+ * - `for await (const fut of asCompleted(tasks))` gives the original futures/tasks as they finish;
+ * - `for (const next of asCompleted(tasks)) await next` gives promises of their results instead.
+ *
+ * With `timeout`, items still missing when it passes throw `TimeoutError`.
+ *
+ * @example
+ * for await (const task of asCompleted(downloads, { timeout: 10_000 })) {
+ *   console.log("finished", task.getName(), task.result());
+ * }
+ */
+export function asCompleted<T>(
+  aws: Iterable<Awaitable<T>>,
+  options: AsCompletedOptions = {},
+): AsyncIterable<Future<T>> & Iterable<Promise<T>> {
+  if (aws instanceof Future || isThenable(aws)) {
+    throw new TypeError(`expects an iterable of awaitables, not ${(aws as object).constructor.name}`);
+  }
+  if (typeof aws !== "object" || aws === null || typeof (aws as Iterable<unknown>)[Symbol.iterator] !== "function") {
+    throw typeError("aws", "an iterable of futures, tasks or promises", aws);
+  }
+  if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
+  const ms = options.timeout ?? null;
+  checkOptionalTime("options.timeout", ms);
+  const list = [...aws];
+  // Checked before any promise or function is wrapped in a task.
+  for (let i = 0; i < list.length; i++) {
+    const aw = list[i];
+    if (!(aw instanceof Future) && typeof aw !== "function" && !isThenable(aw)) {
+      throw typeError(`aws[${i}]`, "a Future, a Task, a promise or a function returning one", aw);
+    }
+  }
+  return new AsCompletedIterator<T>(new Set(list), ms);
+}
+
+class AsCompletedIterator<T> implements AsyncIterable<Future<T>>, Iterable<Promise<T>> {
+  readonly #loop: EventLoop;
+  readonly #todo: Set<Future<T>>;
+  /**
+   * Finished futures not yet handed out; null marks "timed out". Boxed, because resolving a future
+   * with another future (a thenable) would adopt its result instead of passing it on.
+   */
+  readonly #done: Array<{ item: Future<T> | null }> = [];
+  readonly #getters: Future<{ item: Future<T> | null }>[] = [];
+  #todoLeft: number;
+  #timeoutHandle: { cancel(): void } | null = null;
+
+  constructor(aws: Set<Awaitable<T>>, ms: number | null) {
+    const loop = getEventLoop();
+    this.#loop = loop;
+    this.#todo = new Set([...aws].map((aw) => ensureFuture(aw, { loop })));
+    for (const f of this.#todo) f.addDoneCallback(this.#onCompletion);
+    if (this.#todo.size > 0 && ms !== null) this.#timeoutHandle = loop.callLater(ms, this.#onTimeout);
+    this.#todoLeft = this.#todo.size;
+  }
+
+  readonly #onTimeout = (): void => {
+    for (const f of this.#todo) {
+      f.removeDoneCallback(this.#onCompletion);
+      this.#put(null);
+    }
+    this.#todo.clear();
+  };
+
+  readonly #onCompletion = (f: Future<T>): void => {
+    if (this.#todo.size === 0) return; // the timeout came first
+    this.#todo.delete(f);
+    this.#put(f);
+    if (this.#todo.size === 0 && this.#timeoutHandle !== null) this.#timeoutHandle.cancel();
+  };
+
+  #put(item: Future<T> | null): void {
+    for (let getter = this.#getters.shift(); getter !== undefined; getter = this.#getters.shift()) {
+      if (!getter.done()) {
+        getter.setResult({ item });
+        return;
+      }
+    }
+    this.#done.push({ item });
+  }
+
+  /** The next finished future, boxed (an async function's result adopts thenables). */
+  async #next(): Promise<{ item: Future<T> }> {
+    let box = this.#done.shift();
+    if (box === undefined) {
+      const getter = this.#loop.createFuture<{ item: Future<T> | null }>();
+      this.#getters.push(getter);
+      box = await getter;
+    }
+    const item = box.item;
+    if (item === null) throw new TimeoutError();
+    return { item };
+  }
+
+  async #nextResult(): Promise<T> {
+    return (await this.#next()).item.result();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Future<T>> {
+    return {
+      next: async (): Promise<IteratorResult<Future<T>>> => {
+        if (this.#todoLeft === 0) return { done: true, value: undefined };
+        this.#todoLeft--;
+        return { done: false, value: (await this.#next()).item };
+      },
+    };
+  }
+
+  [Symbol.iterator](): Iterator<Promise<T>> {
+    return {
+      next: (): IteratorResult<Promise<T>> => {
+        if (this.#todoLeft === 0) return { done: true, value: undefined };
+        this.#todoLeft--;
+        return { done: false, value: this.#nextResult() };
+      },
+    };
+  }
+}

@@ -1,0 +1,332 @@
+/**
+ * `Channel`: a handle copy's own way into a loop in another thread (the caller's side).
+ *
+ * The path of one call, `handle.runCoroutineThreadsafe("work", 1)` in thread A into a loop in thread B:
+ * 1. A's `Channel` (this file) checks the control block (closed? -> throw now), encodes the
+ *    arguments (crossing.ts), queues `[RUN, id, "work", [1]]` in its outbox and registers a
+ *    `ConcurrentFuture` in slot `id` of its table of calls waiting for an answer;
+ * 2. at the end of A's current job the outbox goes out as one message on A's port, and
+ *    `signalPosted` (core/mailbox.ts) counts it and wakes B's loop if it is parked;
+ * 3. B's loop drains its ports at the start of an iteration (core/mailbox.ts) and hands each message to
+ *    the `LoopEndpoint` (endpoint.ts), which starts a task running the exposed `work(1)`;
+ * 4. when the task is done the endpoint queues `[id, OK, value]` (or an error envelope, or
+ *    CANCELLED) and sends the replies of that job back on the same port;
+ * 5. A's channel receives them as one 'message' event and settles the futures.
+ * If B's thread dies or its loop closes, the ports close, and every future still pending on a
+ * closed port is rejected (`ThreadExitError` or "Event loop is closed"): nothing hangs.
+ */
+import type { MessagePort, Transferable } from "node:worker_threads";
+import { ConcurrentFuture, kSettle, type RemoteCanceller, type SettleKind } from "./concurrent-future.js";
+import { decodeValue, encodeValue } from "./crossing.js";
+import { LoopClosedError, ThreadExitError } from "../core/errors.js";
+import { fromEnvelope, isEnvelope } from "./error-envelope.js";
+import { CLOSED, DEAD, EXIT_CODE, STATE, isControlClosed, signalPosted } from "../core/mailbox.js";
+import { splitCarrier } from "./context-carrier.js";
+import {
+  MAX_OPS_PER_MESSAGE,
+  OP_ATTACH,
+  OP_CALL,
+  OP_CANCEL,
+  OP_DEFINE,
+  OP_DETACH,
+  OP_FIELDS,
+  OP_RUN,
+  OP_WRAP,
+  R_ERROR,
+  R_OK,
+  type Op,
+  type ReplyKind,
+} from "./wire.js";
+
+function encodeArgs(args: unknown[], target: string, transfers: Transferable[]): unknown[] {
+  return encodeValue(args, target, "the arguments", transfers) as unknown[];
+}
+
+function decodeError(envelope: unknown): unknown {
+  return isEnvelope(envelope) ? fromEnvelope(envelope) : envelope;
+}
+
+function cloneFailure(target: string, err: unknown): TypeError {
+  return new TypeError(
+    `Cannot send the arguments of '${target}' to another thread: ${(err as Error).message}. ` +
+      "Arguments and results cross threads by structured clone; pass plain data instead.",
+    { cause: err },
+  );
+}
+
+/** What the owner of a loop thread knows when it dies (see loop-thread.ts). */
+export interface DeathInfo {
+  exitCode: number | null;
+  cause?: unknown;
+}
+
+/** A handle copy's own channel into the loop's mailbox. */
+export class Channel implements RemoteCanceller {
+  readonly port: MessagePort;
+  readonly control: Int32Array;
+  readonly threadName: string;
+  /** Operations of the current job not sent yet, flat (see OP_FIELDS); null: none queued. */
+  #outbox: unknown[] | null = null;
+  #outboxOps = 0;
+  #transfers: Transferable[] = [];
+  readonly #targets = new Map<string, number>();
+  /**
+   * Calls waiting for an answer, by call id: the id is a slot number, reused once the loop has
+   * answered (an array lookup instead of a Map insert and delete per call, which cost more than
+   * the rest of the call's bookkeeping together). A cancelled call leaves `null` until the
+   * loop's answer to it arrives, so its id is not reused while an answer may still come.
+   */
+  readonly #slots: Array<ConcurrentFuture<unknown> | null | undefined> = [];
+  readonly #freeSlots: number[] = [];
+  /** Calls waiting for an answer (not cancelled): only they keep this thread alive. */
+  #waiting = 0;
+  #portClosed = false;
+  /** Set by a LoopThread for its own handle: waits for the exit code before rejecting. */
+  deathInfo: Promise<DeathInfo> | null = null;
+
+  constructor(port: MessagePort, control: Int32Array, threadName: string) {
+    this.port = port;
+    this.control = control;
+    this.threadName = threadName;
+    port.on("message", this.#onReplies);
+    port.on("close", this.#onClose);
+    // Only calls waiting for an answer keep this thread alive (see #track).
+    port.unref();
+  }
+
+  get closed(): boolean {
+    return this.#portClosed || isControlClosed(this.control);
+  }
+
+  checkOpen(): void {
+    if (!this.closed) return;
+    const state = Atomics.load(this.control, STATE);
+    if (state === CLOSED) throw new LoopClosedError();
+    throw this.#deathError(null);
+  }
+
+  /** The number this channel gave `target`, defining it on first use. */
+  #targetId(target: string): number {
+    let id = this.#targets.get(target);
+    if (id === undefined) {
+      id = this.#targets.size;
+      this.#targets.set(target, id);
+      this.post([OP_DEFINE, id, target]);
+    }
+    return id;
+  }
+
+  /**
+   * Sends `op`. The first op of a job goes out at once (no added latency for a lone call); the
+   * ones that follow in the same job are batched, flat, into messages of at most
+   * MAX_OPS_PER_MESSAGE operations, the last one sent when the job ends. A burst costs a few
+   * messages and a few wake-ups whatever its size, and the loop can start on it early.
+   */
+  post(op: Op, transfers?: readonly Transferable[]): void {
+    const outbox = this.#outbox;
+    if (outbox !== null) {
+      for (let i = 0; i < op.length; i++) outbox.push(op[i]);
+      this.#queued(transfers);
+      return;
+    }
+    this.#sendFirst(op, transfers);
+  }
+
+  /** `post` for the per-call operations, without building an array per call when batching. */
+  #postCall(code: typeof OP_CALL | typeof OP_RUN, a: unknown, b: unknown, c: unknown, d: unknown, transfers: Transferable[]): void {
+    const outbox = this.#outbox;
+    if (outbox !== null) {
+      if (code === OP_RUN) outbox.push(code, a, b, c, d);
+      else outbox.push(code, a, b, c);
+      this.#queued(transfers);
+      return;
+    }
+    this.#sendFirst((code === OP_RUN ? [code, a, b, c, d] : [code, a, b, c]) as Op, transfers);
+  }
+
+  #queued(transfers: readonly Transferable[] | undefined): void {
+    if (transfers !== undefined && transfers.length > 0) this.#transfers.push(...transfers);
+    if (++this.#outboxOps >= MAX_OPS_PER_MESSAGE) this.#sendOutbox();
+  }
+
+  #sendFirst(op: Op, transfers: readonly Transferable[] | undefined): void {
+    this.#outbox = [];
+    queueMicrotask(this.flush);
+    try {
+      this.port.postMessage(op, transfers ?? []);
+    } catch (err) {
+      // Sent at once, so it fails at the call site, as it should.
+      this.#outbox = null;
+      throw cloneFailure(this.#targetNameOf(op), err);
+    }
+    signalPosted(this.control, 1);
+  }
+
+  /** Ends the current job's batch: sends what is queued. */
+  readonly flush = (): void => {
+    if (this.#outbox === null) return;
+    this.#sendOutbox();
+    this.#outbox = null;
+  };
+
+  #sendOutbox(): void {
+    const ops = this.#outbox as unknown[];
+    if (this.#outboxOps === 0) return;
+    const transfers = this.#transfers;
+    this.#outbox = [];
+    this.#outboxOps = 0;
+    this.#transfers = [];
+    try {
+      this.port.postMessage(ops, transfers);
+    } catch (err) {
+      // The per-call checks in crossing.ts should make this rare (a class instance holding
+      // something uncloneable): retry one op at a time so only the bad calls fail.
+      this.#postOneByOne(ops, err);
+      return;
+    }
+    signalPosted(this.control, 1);
+  }
+
+  #targetNameOf(op: readonly unknown[]): string {
+    const id = op[0] === OP_CALL ? op[1] : op[0] === OP_RUN ? op[2] : undefined;
+    for (const [name, n] of this.#targets) if (n === id) return name;
+    return "(internal)";
+  }
+
+  #postOneByOne(ops: unknown[], firstError: unknown): void {
+    let posted = 0;
+    for (let i = 0; i < ops.length; ) {
+      const code = ops[i] as number;
+      const op = ops.slice(i, i + (OP_FIELDS[code] as number));
+      i += op.length;
+      try {
+        const transfers = code === OP_ATTACH || code === OP_WRAP ? [op[1] as MessagePort] : [];
+        this.port.postMessage(op, transfers);
+        posted++;
+      } catch (err) {
+        const error = cloneFailure(this.#targetNameOf(op), err ?? firstError);
+        if (code === OP_RUN) this.#settle(op[1] as number, "failed", error);
+        else process.emitWarning(error.message, { type: "MultiloopWarning", code: "MULTILOOP_UNSENDABLE_CALL" });
+      }
+    }
+    if (posted > 0) signalPosted(this.control, posted);
+  }
+
+  run<T>(target: string, args: unknown[]): ConcurrentFuture<T> {
+    this.checkOpen();
+    const ctx = splitCarrier(args);
+    const transfers: Transferable[] = [];
+    const encoded = encodeArgs(args, target, transfers);
+    const id = this.#freeSlots.pop() ?? this.#slots.length;
+    const cf = new ConcurrentFuture<T>(target, this.threadName, this, id);
+    this.#slots[id] = cf as ConcurrentFuture<unknown>;
+    if (++this.#waiting === 1) this.port.ref();
+    const targetId = this.#targetId(target);
+    try {
+      this.#postCall(OP_RUN, id, targetId, encoded, ctx, transfers);
+    } catch (err) {
+      // Not sent: no answer will come, the id is free at once.
+      this.#release(id);
+      this.#stopWaiting();
+      throw err;
+    }
+    return cf;
+  }
+
+  call(target: string, args: unknown[]): void {
+    this.checkOpen();
+    const ctx = splitCarrier(args);
+    const transfers: Transferable[] = [];
+    const encoded = encodeArgs(args, target, transfers);
+    this.#postCall(OP_CALL, this.#targetId(target), encoded, ctx, undefined, transfers);
+  }
+
+  #stopWaiting(): void {
+    if (--this.#waiting === 0) this.port.unref();
+  }
+
+  #release(id: number): void {
+    this.#slots[id] = undefined;
+    this.#freeSlots.push(id);
+  }
+
+  /** `cf.cancel()` of call `id`: forget it, and ask the loop to cancel its task. */
+  cancelRemote(id: number, msg: string, future: ConcurrentFuture<unknown>): void {
+    if (this.#slots[id] !== future) return;
+    this.#slots[id] = null;
+    this.#stopWaiting();
+    if (!this.closed) this.post([OP_CANCEL, id, msg]);
+  }
+
+  /** The loop answered call `id` (or it could not be sent): settle it, free the id. */
+  #settle(id: number, kind: SettleKind, payload: unknown): void {
+    const cf = this.#slots[id];
+    if (cf === undefined) return;
+    this.#release(id);
+    if (cf === null) return; // cancelled here already
+    this.#stopWaiting();
+    cf[kSettle](kind, payload);
+  }
+
+  readonly #onReplies = (message: unknown): void => {
+    const items = message as unknown[];
+    for (let i = 0; i < items.length; i += 3) {
+      const id = items[i] as number;
+      const kind = items[i + 1] as ReplyKind;
+      const payload = items[i + 2];
+      if (kind === R_OK) this.#settle(id, "finished", decodeValue(payload));
+      else if (kind === R_ERROR) this.#settle(id, "failed", decodeError(payload));
+      else this.#settle(id, "cancelled", payload);
+    }
+  };
+
+  #deathError(info: DeathInfo | null): ThreadExitError {
+    const exitCode = info?.exitCode ?? (Atomics.load(this.control, STATE) === DEAD ? Atomics.load(this.control, EXIT_CODE) : null);
+    return new ThreadExitError(this.threadName, exitCode, info?.cause === undefined ? {} : { cause: info.cause });
+  }
+
+  readonly #onClose = (): void => {
+    this.#portClosed = true;
+    if (this.#waiting === 0) return;
+    if (Atomics.load(this.control, STATE) === CLOSED) {
+      this.#rejectAll(() => new LoopClosedError());
+      return;
+    }
+    // The thread died. Its owner knows the exit code; wait for it when we can.
+    const info = this.deathInfo;
+    if (info === null) {
+      Atomics.store(this.control, STATE, DEAD);
+      this.#rejectAll(() => this.#deathError(null));
+    } else {
+      void info.then((i) => {
+        this.#rejectAll(() => this.#deathError(i));
+      });
+    }
+  };
+
+  #rejectAll(makeError: () => unknown): void {
+    const pending = this.#slots.filter((cf) => cf instanceof ConcurrentFuture);
+    this.#slots.length = 0;
+    this.#freeSlots.length = 0;
+    this.#waiting = 0;
+    this.port.unref();
+    for (const cf of pending) cf[kSettle]("failed", makeError());
+  }
+
+  /** Tells the loop this copy is gone, and closes the port. */
+  detach(): void {
+    if (this.#portClosed) return;
+    try {
+      this.port.postMessage([OP_DETACH]);
+      signalPosted(this.control, 1);
+    } catch {
+      // The port may already be closed by the other side.
+    }
+    this.port.close();
+  }
+}
+
+/** Copies that nobody references any more tell the loop to drop their port. */
+export const detachOnCollect = new FinalizationRegistry<Channel>((channel) => {
+  channel.detach();
+});

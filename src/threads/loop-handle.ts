@@ -1,0 +1,197 @@
+/**
+ * `LoopHandle`: a reference to a loop that any thread can use. A copy revived in another thread
+ * talks to the loop through its own `Channel` (channel.ts); the loop's own handle calls the
+ * endpoint directly (endpoint.ts). See channel.ts for the path of one call.
+ */
+import { MessageChannel, type MessagePort } from "node:worker_threads";
+import { inspect } from "node:util";
+import type { Remote } from "comlink";
+import type { ConcurrentFuture } from "./concurrent-future.js";
+import { registerShareable, type Shareable, type SharedData } from "./crossing.js";
+import { LoopClosedError } from "../core/errors.js";
+import type { EventLoop } from "../core/event-loop.js";
+import { isControlClosed } from "../core/mailbox.js";
+import { checkString, typeError } from "../core/validate.js";
+import { exposeOnPort, wrapPort, type ExposingLoop } from "./comlink-bridge.js";
+import { Channel, detachOnCollect } from "./channel.js";
+import { splitCarrier } from "./context-carrier.js";
+import { OP_ATTACH, OP_STOP, OP_WRAP } from "./wire.js";
+
+/**
+ * What the loop's own handle needs of its endpoint (endpoint.ts), declared here so that the
+ * handle does not import the endpoint, which makes handles.
+ */
+export interface LocalEndpoint extends ExposingLoop {
+  readonly loop: EventLoop;
+  readonly mailbox: { addPort(port: MessagePort): void };
+  runLocal<T>(target: string, args: unknown[]): ConcurrentFuture<T>;
+  callLocal(target: string, args: unknown[]): void;
+}
+
+export interface LoopHandleData {
+  kind: "multiloop.LoopHandle";
+  control: Int32Array;
+  threadName: string;
+  port: MessagePort;
+}
+
+function isHandleData(data: unknown): data is LoopHandleData {
+  return (
+    typeof data === "object" &&
+    data !== null &&
+    (data as Partial<LoopHandleData>).kind === "multiloop.LoopHandle" &&
+    (data as Partial<LoopHandleData>).control instanceof Int32Array
+  );
+}
+
+/**
+ * A reference to a loop that any thread can use: call functions the loop exposed, stop it, check
+ * whether it is closed. Pass it to other threads directly as an argument or result of
+ * cross-thread calls, or with `share()` / `LoopHandle.from()` through `workerData` or your own
+ * `postMessage`. Every copy gets its own channel into the loop's mailbox.
+ *
+ * @example
+ * const handle = getRunningLoop().handle;
+ * new Worker(file, { workerData: handle.share().data, transferList: handle.share().transferList });
+ * // in the worker:
+ * const loop = LoopHandle.from(workerData);
+ * loop.callSoonThreadsafe("log", "hello from a worker");
+ *
+ * Thread-safety: a handle object belongs to the thread it was revived in; send copies, not the object.
+ */
+export class LoopHandle implements Shareable {
+  readonly #control: Int32Array;
+  readonly #threadName: string;
+  readonly #channel: Channel | null;
+  readonly #endpoint: LocalEndpoint | null;
+  /** @internal the comlink root proxy made by `wrap()`, kept alive while this handle lives (comlink#692). */
+  root: object | null = null;
+
+  /** @internal use `loop.handle` or `LoopHandle.from(data)`. */
+  constructor(control: Int32Array, threadName: string, channel: Channel | null, endpoint: LocalEndpoint | null) {
+    this.#control = control;
+    this.#threadName = threadName;
+    this.#channel = channel;
+    this.#endpoint = endpoint;
+    if (channel !== null) detachOnCollect.register(this, channel, this);
+  }
+
+  /** Revives a handle from `share().data` (an already revived handle is returned as is). */
+  static from(data: unknown): LoopHandle {
+    if (data instanceof LoopHandle) return data;
+    if (!isHandleData(data)) throw typeError("data", "the data of LoopHandle.share()", data);
+    return new LoopHandle(data.control, data.threadName, new Channel(data.port, data.control, data.threadName), null);
+  }
+
+  /** The name of the thread the loop lives in. */
+  get threadName(): string {
+    return this.#threadName;
+  }
+
+  /** Whether the loop is closed or its thread is gone (read from shared memory; never blocks). */
+  isClosed(): boolean {
+    return this.#channel?.closed ?? isControlClosed(this.#control);
+  }
+
+  /**
+   * Runs the function the loop exposed as `target` with `args` as a plain callback on that loop.
+   * Throws `RuntimeError("Event loop is closed")` at once if the loop is closed. A trailing
+   * `carryContext(...)` sends context variable values along.
+   */
+  callSoonThreadsafe(target: string, ...args: unknown[]): void {
+    checkString("target", target);
+    const channel = this.#channel;
+    if (channel !== null) {
+      channel.call(target, args);
+      return;
+    }
+    const endpoint = this.#endpoint as LocalEndpoint;
+    if (endpoint.loop.isClosed()) throw new LoopClosedError();
+    splitCarrier(args);
+    endpoint.callLocal(target, args);
+  }
+
+  /**
+   * Runs the function the loop exposed as `target` as a task on that loop; the returned future
+   * settles with its result or error. Throws `RuntimeError("Event loop is closed")` at once if the
+   * loop is closed. Cancellation: `future.cancel()` (or cancelling the task that awaits it)
+   * cancels the remote task.
+   */
+  runCoroutineThreadsafe<T = unknown>(target: string, ...args: unknown[]): ConcurrentFuture<T> {
+    checkString("target", target);
+    const channel = this.#channel;
+    if (channel !== null) return channel.run<T>(target, args);
+    const endpoint = this.#endpoint as LocalEndpoint;
+    if (endpoint.loop.isClosed()) throw new LoopClosedError();
+    splitCarrier(args);
+    return endpoint.runLocal<T>(target, args);
+  }
+
+  /** Stops the loop after its current iteration (like `callSoonThreadsafe(loop.stop)`). */
+  stop(): void {
+    const channel = this.#channel;
+    if (channel === null) {
+      (this.#endpoint as LocalEndpoint).loop.stop();
+      return;
+    }
+    if (!channel.closed) channel.post([OP_STOP]);
+  }
+
+  /** Data plus transfer list for `workerData` or `postMessage`; revive with `LoopHandle.from`. */
+  share(): SharedData {
+    const { port1, port2 } = new MessageChannel();
+    const channel = this.#channel;
+    if (channel === null) {
+      (this.#endpoint as LocalEndpoint).mailbox.addPort(port1);
+    } else {
+      channel.checkOpen();
+      channel.post([OP_ATTACH, port1], [port1]);
+      // Flush now: the new copy may be used before this thread's current job ends.
+      channel.flush();
+    }
+    const data: LoopHandleData = { kind: "multiloop.LoopHandle", control: this.#control, threadName: this.#threadName, port: port2 };
+    return { data, transferList: [port2] };
+  }
+
+  /**
+   * A typed comlink proxy of the object the loop exposed with `exposeObject`. Its calls run as
+   * tasks on that loop, errors cross with multiloop's envelope, and pending calls reject with
+   * `ThreadExitError` if the thread dies.
+   */
+  wrap<T>(): Remote<T> {
+    const { port1, port2 } = new MessageChannel();
+    const channel = this.#channel;
+    if (channel === null) {
+      exposeOnPort(this.#endpoint as LocalEndpoint, port1);
+    } else {
+      channel.checkOpen();
+      channel.post([OP_WRAP, port1], [port1]);
+      channel.flush();
+    }
+    return wrapPort<T>(port2, this.#threadName, this.#control, channel?.deathInfo ?? null, this);
+  }
+
+  /** @internal */
+  get channel(): Channel | null {
+    return this.#channel;
+  }
+
+  toString(): string {
+    return `<LoopHandle thread=${JSON.stringify(this.#threadName)}${this.isClosed() ? " closed" : ""}>`;
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+registerShareable("LoopHandle", LoopHandle, (data) => LoopHandle.from(data));
+
+/**
+ * Runs `target` on the loop behind `handle` (the top-level form of
+ * `handle.runCoroutineThreadsafe(target, ...args)`).
+ */
+export function runCoroutineThreadsafe<T = unknown>(handle: LoopHandle, target: string, ...args: unknown[]): ConcurrentFuture<T> {
+  if (!(handle instanceof LoopHandle)) throw typeError("handle", "a LoopHandle", handle);
+  return handle.runCoroutineThreadsafe<T>(target, ...args);
+}

@@ -1,0 +1,192 @@
+/**
+ * Loop threads: worker threads that each run their own event loop and expose functions to others.
+ */
+import { Worker, type SHARE_ENV, type ResourceLimits } from "node:worker_threads";
+import { isAbsolute } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ThreadExitError } from "../core/errors.js";
+import { fromEnvelope, isEnvelope } from "./error-envelope.js";
+import { CLOSED, DEAD, EXIT_CODE, STATE } from "../core/mailbox.js";
+import { LoopHandle } from "./loop-handle.js";
+import type { DeathInfo } from "./channel.js";
+import { THREAD_NAME_KEY } from "../core/thread-name.js";
+import { checkObject, checkString } from "../core/validate.js";
+import type { Remote } from "comlink";
+
+export interface SpawnLoopThreadOptions {
+  /** The thread's name: `currentThreadName()` inside it, and in errors. Default `Worker-<threadId>`. */
+  name?: string;
+  /**
+   * A module to import in the new thread (absolute path, `file:` URL, or package name); its
+   * exported functions are exposed on the thread's loop under their export names. It may also call
+   * `getEventLoop().exposeObject(obj)` at top level for `wrap()`.
+   */
+  module?: string | URL;
+  /** Passed to `new Worker` (heap limits; a thread over them dies with `ThreadExitError`). */
+  resourceLimits?: ResourceLimits;
+  /** The thread's `process.env`: an object, or `SHARE_ENV` from node:worker_threads. Default: a copy. */
+  env?: NodeJS.Dict<string> | typeof SHARE_ENV;
+  /** Extra `execArgv` for the thread (e.g. a loader for TypeScript modules). */
+  execArgv?: string[];
+}
+
+interface ReadyMessage {
+  kind: "ready";
+  handle: unknown;
+  threadName: string;
+}
+
+interface FailedMessage {
+  kind: "failed";
+  error: unknown;
+}
+
+function moduleSpecifier(module: string | URL): string {
+  if (module instanceof URL) return module.href;
+  checkString("options.module", module);
+  if (module.startsWith("file:") || module.startsWith("data:")) return module;
+  if (isAbsolute(module)) return pathToFileURL(module).href;
+  if (module.startsWith(".")) {
+    throw new TypeError(
+      `Expected \`options.module\` to be an absolute path, a URL or a package name, got a relative path ${JSON.stringify(module)}: ` +
+        "it would be resolved from multiloop's worker file, not from your code. Use new URL(\"./x.js\", import.meta.url).",
+    );
+  }
+  return module;
+}
+
+const workerFile = new URL("../../workers/loop-thread.js", import.meta.url);
+
+/**
+ * Starts a worker thread that runs its own event loop (made with `newEventLoop()` +
+ * `setEventLoop()`), imports `module` and exposes its exported functions, and runs until stopped.
+ * Resolves once the thread's loop is ready, so no call can race the start-up.
+ *
+ * @example
+ * const io = await spawnLoopThread({ name: "io-1", module: new URL("./io-tasks.js", import.meta.url) });
+ * const page = await io.call<string>("fetchPage", "https://example.com");
+ * await io.stop();
+ */
+export async function spawnLoopThread(options: SpawnLoopThreadOptions = {}): Promise<LoopThread> {
+  checkObject("options", options);
+  if (options.name !== undefined) checkString("options.name", options.name);
+  const module = options.module === undefined ? null : moduleSpecifier(options.module);
+  const workerData: Record<string, unknown> = { module };
+  if (options.name !== undefined) workerData[THREAD_NAME_KEY] = options.name;
+  const worker = new Worker(workerFile, {
+    workerData,
+    ...(options.name === undefined ? {} : { name: options.name }),
+    ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
+    ...(options.env === undefined ? {} : { env: options.env }),
+    ...(options.execArgv === undefined ? {} : { execArgv: options.execArgv }),
+  });
+  return new Promise<LoopThread>((resolve, reject) => {
+    let startError: unknown;
+    const onError = (err: unknown): void => {
+      startError = err;
+    };
+    const onExit = (code: number): void => {
+      reject(
+        new ThreadExitError(options.name ?? `Worker-${worker.threadId}`, code, {
+          ...(startError === undefined ? {} : { cause: startError }),
+          hint: "The thread exited before its loop was ready (see `cause`).",
+        }),
+      );
+    };
+    const onMessage = (message: ReadyMessage | FailedMessage): void => {
+      worker.off("error", onError);
+      worker.off("exit", onExit);
+      if (message.kind === "failed") {
+        const error = isEnvelope(message.error) ? fromEnvelope(message.error) : message.error;
+        void worker.terminate();
+        reject(error instanceof Error ? error : new Error(String(error)));
+        return;
+      }
+      resolve(new LoopThread(worker, LoopHandle.from(message.handle), message.threadName));
+    };
+    worker.once("message", onMessage);
+    worker.on("error", onError);
+    worker.once("exit", onExit);
+  });
+}
+
+/**
+ * A worker thread running its own event loop (see `spawnLoopThread`).
+ *
+ * Nothing hangs when the thread dies: if it exits, throws at top level, calls `process.exit` or
+ * runs out of memory, every call still pending on it rejects with `ThreadExitError` (with the exit
+ * code and the error as `cause`), and `handle.isClosed()` turns true.
+ */
+export class LoopThread implements AsyncDisposable {
+  readonly handle: LoopHandle;
+  readonly threadName: string;
+  /** Resolves with the thread's exit code once it has exited (never rejects). */
+  readonly exited: Promise<number>;
+  readonly #worker: Worker;
+  #error: unknown = undefined;
+
+  /** @internal use `spawnLoopThread`. */
+  constructor(worker: Worker, handle: LoopHandle, threadName: string) {
+    this.#worker = worker;
+    this.handle = handle;
+    this.threadName = threadName;
+    let resolveDeath!: (info: DeathInfo) => void;
+    const death = new Promise<DeathInfo>((resolve) => {
+      resolveDeath = resolve;
+    });
+    const channel = handle.channel;
+    if (channel !== null) channel.deathInfo = death;
+    const control = channel?.control;
+    worker.on("error", (err) => {
+      this.#error = err;
+    });
+    this.exited = new Promise<number>((resolve) => {
+      worker.once("exit", (code) => {
+        if (control !== undefined) {
+          Atomics.store(control, EXIT_CODE, code);
+          if (Atomics.load(control, STATE) !== CLOSED) Atomics.store(control, STATE, DEAD);
+        }
+        resolveDeath(this.#error === undefined ? { exitCode: code } : { exitCode: code, cause: this.#error });
+        resolve(code);
+      });
+    });
+  }
+
+  /** The Node thread id of the worker. */
+  get threadId(): number {
+    return this.#worker.threadId;
+  }
+
+  /** Runs the exposed `target` as a task on the thread's loop and returns its result. */
+  async call<T = unknown>(target: string, ...args: unknown[]): Promise<T> {
+    return await this.handle.runCoroutineThreadsafe<T>(target, ...args);
+  }
+
+  /** A typed comlink proxy of the object the thread exposed with `exposeObject`. */
+  wrap<T>(): Remote<T> {
+    return this.handle.wrap<T>();
+  }
+
+  /**
+   * Stops the thread's loop, cancels its tasks, closes the loop, and waits until the thread has
+   * exited by itself. Idempotent.
+   */
+  async stop(): Promise<void> {
+    if (!this.handle.isClosed()) this.handle.stop();
+    await this.exited;
+  }
+
+  /** Ends the thread at once (`worker.terminate()`); pending calls reject with `ThreadExitError`. */
+  async terminate(): Promise<number> {
+    await this.#worker.terminate();
+    return this.exited;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  toString(): string {
+    return `<LoopThread ${JSON.stringify(this.threadName)}>`;
+  }
+}
