@@ -2,7 +2,7 @@
  * What a future schedules on its loop when it completes: the callbacks of `addDoneCallback`, and
  * the continuations of `then()`, which for a task's `await` are the task's wake-up.
  */
-import { CancelledError } from "./errors.js";
+import { CancelledError, InvalidStateError } from "./errors.js";
 import type { Context, ContextData } from "./context.js";
 import { state, type Frame } from "./frame.js";
 import { kRun, type Runnable } from "./handle.js";
@@ -23,6 +23,17 @@ export const kResumes = Symbol("multiloop.resumes");
 const STALLED_STEP_TICKS = 4;
 /** The wake-up count at which the task's step handshake ran out (set by the loop). */
 export const kStalledAt = Symbol("multiloop.stalledAt");
+/** The task's coroutine returned or threw (a task made done from outside has not). */
+export const kCoroEnded = Symbol("multiloop.coroEnded");
+
+/**
+ * A step of a task that is already done: the task was finished from outside
+ * (`Future.prototype.setResult.call(task, v)`), so its coroutine's outcome has nowhere to go.
+ * asyncio's `__step` raises this and does not resume the coroutine.
+ */
+export function alreadyDone(task: { toString(): string }): InvalidStateError {
+  return new InvalidStateError(`__step(): already done: ${task.toString()}, None`);
+}
 
 /** What every future-like awaiting a cancel needs from a task (kept structural to avoid cycles). */
 export interface AwaitingTask {
@@ -30,6 +41,7 @@ export interface AwaitingTask {
   [kMustCancel]: boolean;
   [kResumes]: number;
   [kStalledAt]: number;
+  [kCoroEnded]: boolean;
   cancelMessage(): string | undefined;
   makeCancelledError(): CancelledError;
   done(): boolean;
@@ -52,6 +64,11 @@ export class DoneCallback implements Runnable {
 
   cancelled(): boolean {
     return false;
+  }
+
+  /** How a pending future's repr lists it. */
+  get label(): string {
+    return `${this.fn.name || "<anonymous>"}()`;
   }
 
   [kRun](frame: Frame): unknown {
@@ -107,6 +124,11 @@ export class Wakeup implements Runnable {
     return this.#task;
   }
 
+  /** How a pending future's repr lists it: a task's wake-up, or a plain continuation. */
+  get label(): string {
+    return this.#task === null ? "Future.then()" : "Task.task_wakeup()";
+  }
+
   cancelled(): boolean {
     return false;
   }
@@ -114,7 +136,15 @@ export class Wakeup implements Runnable {
   [kRun](): void {
     state.sync = this.#frame;
     const task = this.#task as unknown as AwaitingTask | null;
-    if (task === null || task.done()) {
+    if (task === null) {
+      this.deliver();
+      return;
+    }
+    const fresh = task[kResumes] === this.#resumes;
+    if (task.done()) {
+      // The wake-up of the suspension a task was made done in from outside: its coroutine is
+      // not resumed (asyncio). Any other wake-up of a done task is a stale continuation.
+      if (fresh && !task[kCoroEnded]) throw alreadyDone(task);
       this.deliver();
       return;
     }
@@ -123,7 +153,6 @@ export class Wakeup implements Runnable {
     // ran the handshake out (a combinator still waiting for the others), the later ones wait only
     // a few ticks: enough for the last one to resume the task in its slot, while 10,000 calls
     // under one Promise.all do not cost 10,000 full timeouts.
-    const fresh = task[kResumes] === this.#resumes;
     const stalled = !fresh && task[kStalledAt] === task[kResumes];
     this.#fut.getLoop()[kStepBegin](this.#task as Task<unknown>, stalled ? STALLED_STEP_TICKS : 0);
     if (fresh) {

@@ -15,7 +15,7 @@ import { CancelledError, InvalidStateError, RuntimeError } from "./errors.js";
 import { ContextMarker, contextData, currentData } from "./context.js";
 import { currentFrame, lookupEventLoop } from "./frame.js";
 import { shortRepr } from "./format.js";
-import type { Runnable } from "./handle.js";
+import { kRun, type Runnable } from "./handle.js";
 import { DoneCallback, Wakeup, type AwaitingTask } from "./future-callbacks.js";
 import { LazyPromise } from "./lazy-promise.js";
 import {
@@ -162,9 +162,14 @@ export class Future<T = unknown> implements PromiseLike<T> {
     this[kSetException](exception);
   }
 
-  /** Cancels the future; returns false if it was already done. */
+  /**
+   * Cancels the future; returns false if it was already done. Either way its exception, if it
+   * failed, no longer counts as unretrieved: whoever cancels has given up on the outcome (asyncio's
+   * `cancel()` clears `__log_traceback` first), so "cancel everything at shutdown" logs nothing.
+   */
   cancel(msg?: string): boolean {
     if (msg !== undefined && typeof msg !== "string") throw typeError("msg", "a string or undefined", msg);
+    this.#retrieved();
     return this[kCancelInternal](msg);
   }
 
@@ -274,7 +279,10 @@ export class Future<T = unknown> implements PromiseLike<T> {
         return;
       }
     }
-    this.#addCallback(wakeup);
+    // A subclass that overrides addDoneCallback sees the await through it, as asyncio's task
+    // subscribes with add_done_callback; this class's own futures take the direct path.
+    if (this.addDoneCallback === ownAddDoneCallback) this.#addCallback(wakeup);
+    else this.addDoneCallback(wakeupCallback(wakeup));
     if (awaiting !== null) this.#awaitedBy(awaiting, awaiting);
     if (this.#state === (PENDING | YIELD_ONCE)) this[kSetResult](this.#result as T);
   }
@@ -431,13 +439,34 @@ export class Future<T = unknown> implements PromiseLike<T> {
     return (this.#state & FAILED) !== 0 ? ` exception=${errorRepr(this.#result)}` : ` result=${shortRepr(this.#result)}`;
   }
 
+  /** ` cb=[first(), <n more>, last()]`, as asyncio shows the callbacks of a pending future. */
+  protected callbacksRepr(): string {
+    const cbs = this.#callbacks;
+    if (cbs === null) return "";
+    const list = Array.isArray(cbs) ? cbs : [cbs];
+    const label = (cb: Runnable | undefined): string => (cb as { label?: string } | undefined)?.label ?? String(cb);
+    const n = list.length;
+    if (n <= 2) return ` cb=[${list.map(label).join(", ")}]`;
+    return ` cb=[${label(list[0])}, <${n - 2} more>, ${label(list[n - 1])}]`;
+  }
+
   toString(): string {
-    return `<Future ${this.stateName()}${this.outcomeRepr()}>`;
+    return `<Future ${this.stateName()}${this.outcomeRepr()}${this.callbacksRepr()}>`;
   }
 
   [inspect.custom](): string {
     return this.toString();
   }
+}
+
+// eslint-disable-next-line @typescript-eslint/unbound-method -- compared, never called
+const ownAddDoneCallback = Future.prototype.addDoneCallback;
+
+/** A wake-up as a done callback, for futures whose subclass overrides `addDoneCallback`. */
+function wakeupCallback(wakeup: Wakeup): () => void {
+  return () => {
+    wakeup[kRun]();
+  };
 }
 
 /** @internal whether `value` is an EventLoop (without importing the loop module: no cycle). */
@@ -448,7 +477,8 @@ export function isLoop(value: unknown): value is EventLoop {
 }
 
 export function errorRepr(err: unknown): string {
-  if (err instanceof Error) return `${err.name}(${shortRepr(err.message)})`;
+  // Python's repr: RuntimeError('boom'), and RuntimeError() without a message.
+  if (err instanceof Error) return `${err.name}(${err.message === "" ? "" : shortRepr(err.message)})`;
   return shortRepr(err);
 }
 

@@ -17,7 +17,7 @@ import { CancelledError, LoopClosedError, RuntimeError } from "./errors.js";
 import { Context, currentData } from "./context.js";
 import { EMPTY_DATA, als, currentFrame, type Frame } from "./frame.js";
 import { Future, isLoop, type FutureOptions } from "./future.js";
-import { kResumes, kStalledAt } from "./future-callbacks.js";
+import { alreadyDone, kCoroEnded, kResumes, kStalledAt } from "./future-callbacks.js";
 import { pyStr } from "./format.js";
 import { kRun, type Runnable } from "./handle.js";
 import {
@@ -25,6 +25,7 @@ import {
   kFrame,
   kFutWaiter,
   kLogDestroyPending,
+  kMarkRetrieved,
   kMustCancel,
   kNextTask,
   kPrevTask,
@@ -136,6 +137,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   /** How many times the task was woken up (see Wakeup in future-callbacks.ts). */
   [kResumes] = 0;
   [kStalledAt] = -1;
+  [kCoroEnded] = false;
   [kLogDestroyPending] = true;
   [kPrevTask]: Task<unknown> | null = null;
   [kNextTask]: Task<unknown> | null = null;
@@ -207,6 +209,8 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
    */
   override cancel(msg?: string): boolean {
     if (msg !== undefined && typeof msg !== "string") throw typeError("msg", "a string or undefined", msg);
+    // As Future.cancel: a failed task that is cancelled has its error taken as seen.
+    this[kMarkRetrieved]();
     if (this.done()) return false;
     this.#numCancelsRequested++;
     // Kept in both paths below: a signal first read after this cancel needs the message too.
@@ -286,7 +290,8 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
 
   /** @internal first step: start the coroutine inside the task's frame. */
   [kStepStart](): void {
-    if (this.done()) return;
+    // Made done from outside before its first step: the coroutine never starts (asyncio).
+    if (this.done()) throw alreadyDone(this);
     const loop = this.getLoop();
     loop[kStepBegin](this);
     if (this[kMustCancel]) {
@@ -326,7 +331,11 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
 
   #onReturn(value: T): void {
     this.getLoop()[kStepEnd](this);
-    if (this.done()) return;
+    this[kCoroEnded] = true;
+    if (this.done()) {
+      this.#outcomeLost();
+      return;
+    }
     if (this[kMustCancel]) {
       // The task was cancelled right before its coroutine returned (asyncio test_cancel_at_end).
       this[kMustCancel] = false;
@@ -340,7 +349,11 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
 
   #onThrow(err: unknown): void {
     this.getLoop()[kStepEnd](this);
-    if (this.done()) return;
+    this[kCoroEnded] = true;
+    if (this.done()) {
+      this.#outcomeLost();
+      return;
+    }
     const cancelled = cancellationOf(err);
     if (cancelled !== null) {
       this.#finishCancelled(cancelled);
@@ -349,6 +362,18 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     this[kSetException](err);
     this.getLoop()[kTaskDone](this);
     this[kCompleted]();
+  }
+
+  /**
+   * The coroutine ended (it resumed by itself, from a plain Promise) after the task was made done
+   * from outside: its outcome is lost, which asyncio reports from the step as InvalidStateError.
+   */
+  #outcomeLost(): void {
+    this.getLoop().callExceptionHandler({
+      message: `Exception in callback ${this.toString()}`,
+      exception: alreadyDone(this),
+      task: this,
+    });
   }
 
   #finishCancelled(exc: CancelledError): void {
@@ -360,11 +385,11 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   override toString(): string {
     const coro = this.#coro;
     const coroName = typeof coro === "function" ? coro.name || "<anonymous>" : "<promise>";
-    let s = `<Task ${this.stateName()} name=${pyStr(this.getName())} coro=<${coroName}()>`;
-    if (this.#numCancelsRequested > 0 && !this.done()) s += " cancelling";
-    s += this.outcomeRepr();
+    // asyncio 3.11+: a task with a cancel request pending shows "cancelling" as its state.
+    const stateName = this.#numCancelsRequested > 0 && !this.done() ? "cancelling" : this.stateName();
+    let s = `<Task ${stateName} name=${pyStr(this.getName())} coro=<${coroName}()>`;
     const waiter = this[kFutWaiter];
     if (waiter !== null && !this.done()) s += ` wait_for=${waiter.toString()}`;
-    return `${s}>`;
+    return `${s}${this.outcomeRepr()}${this.callbacksRepr()}>`;
   }
 }
