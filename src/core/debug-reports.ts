@@ -9,7 +9,6 @@ import { kTaskOf } from "./symbols.js";
 import { isThenable } from "./validate.js";
 import type { ExceptionContext } from "./exception-handler.js";
 import type { Future } from "./future.js";
-import { Task } from "./task.js";
 
 /** `MULTILOOP_DEBUG=1` (anything but empty or 0) starts every new loop in debug mode. */
 export function debugFromEnvironment(): boolean {
@@ -26,6 +25,32 @@ export function checkNotCoroutineFunction(method: string, cb: unknown): void {
   }
 }
 
+/**
+ * The callback each loop of this thread runs now, in debug mode: the default exception handler
+ * says where it was scheduled ("Handle created at") when a report has no traceback of its own.
+ */
+const running = new WeakMap<object, Runnable>();
+
+/** Before one callback in debug mode: remember it; returns the time it starts. */
+export function callbackStarts(loop: object, handle: Runnable): number {
+  running.set(loop, handle);
+  return performance.now();
+}
+
+/** Where `handle` was scheduled, if debug mode recorded it (handles, and tasks for their steps). */
+function scheduledAt(handle: Runnable): string | undefined {
+  const stack = (handle as { sourceTraceback?: unknown }).sourceTraceback;
+  return typeof stack === "string" ? stack : undefined;
+}
+
+/** asyncio's default handler adds `handle_traceback`: where the callback running now was scheduled. */
+export function withHandleTraceback(loop: object, context: ExceptionContext): ExceptionContext {
+  if (context.sourceTraceback !== undefined) return context;
+  const current = running.get(loop);
+  const stack = current === undefined ? undefined : scheduledAt(current);
+  return stack === undefined ? context : { ...context, handleTraceback: stack };
+}
+
 /** After one callback in debug mode: report it if it was slow, or if it returned a promise. */
 export function reportAfterCallback(
   loop: { readonly slowCallbackDuration: number; callExceptionHandler(context: ExceptionContext): void },
@@ -33,6 +58,7 @@ export function reportAfterCallback(
   returned: unknown,
   started: number,
 ): void {
+  running.delete(loop);
   const duration = performance.now() - started;
   if (duration >= loop.slowCallbackDuration) {
     const what = describeRunnable(handle);
@@ -71,8 +97,8 @@ export class UnretrievedFutures {
       const fut = ref.deref();
       if (fut === undefined || !fut.hasUnretrievedException()) continue;
       const exception = fut.exception();
-      const kind = fut instanceof Task ? "Task" : "Future";
-      report({ message: `${kind} exception was never retrieved`, exception, future: fut });
+      // The class name, as the report made at garbage collection (and asyncio's) says it.
+      report({ message: `${fut.constructor.name} exception was never retrieved`, exception, future: fut });
     }
   }
 }

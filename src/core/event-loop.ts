@@ -30,7 +30,8 @@ import { EMPTY_DATA, als, state, type Frame } from "./frame.js";
 import { Future, type FutureOptions } from "./future.js";
 import { Handle, type TimerHandle, kRun, newHandle, newTimerHandle, sliceArguments, type Runnable, type TimerOwner } from "./handle.js";
 import { StepHandshake } from "./step-handshake.js";
-import { UnretrievedFutures, checkNotCoroutineFunction, debugFromEnvironment, reportAfterCallback } from "./debug-reports.js";
+import { UnretrievedFutures, callbackStarts, checkNotCoroutineFunction, debugFromEnvironment } from "./debug-reports.js";
+import { reportAfterCallback, withHandleTraceback } from "./debug-reports.js";
 import { NodeTimerAlarm } from "./node-timer.js";
 import type { LoopInbox } from "./loop-inbox.js";
 import { TaskList } from "./task-list.js";
@@ -388,7 +389,7 @@ export class EventLoop {
 
   /** Logs `context` to stderr in asyncio's format: the message, each other key, then the error. */
   defaultExceptionHandler(context: ExceptionContext): void {
-    logger.error(formatExceptionContext(context));
+    logger.error(formatExceptionContext(withHandleTraceback(this, context)));
   }
 
   /** Hands `context` to the custom exception handler (in the task's context), or to the default. */
@@ -514,7 +515,7 @@ export class EventLoop {
         batch[i] = undefined;
         if (handle.cancelled()) continue;
         const debug = this.#debug;
-        const started = debug ? performance.now() : 0;
+        const started = debug ? callbackStarts(this, handle) : 0;
         let returned: unknown;
         try {
           returned = handle[kRun](frame);

@@ -21,6 +21,10 @@ export interface ExceptionContext {
   future?: Future<unknown> | string;
   task?: Task<unknown>;
   handle?: Handle | Runnable;
+  /** Debug mode: where the object the report is about was created (a stack). */
+  sourceTraceback?: string;
+  /** Debug mode: where the callback running when the report was made was scheduled. */
+  handleTraceback?: string;
   [key: string]: unknown;
 }
 
@@ -33,13 +37,21 @@ export function formatExceptionContext(context: ExceptionContext): string {
     if (key === "message" || key === "exception") continue;
     const value = context[key];
     if (key === "sourceTraceback") {
-      lines.push(`Object created at (most recent call last):\n${String(value)}`);
+      lines.push(`${key}: Object created at (most recent call first):\n${stackFrames(value)}`);
+    } else if (key === "handleTraceback") {
+      lines.push(`${key}: Handle created at (most recent call first):\n${stackFrames(value)}`);
     } else {
       lines.push(`${key}: ${reprForLog(value)}`);
     }
   }
   if (context.exception !== undefined) lines.push(inspect(context.exception));
   return lines.join("\n");
+}
+
+/** The frames of a recorded stack, without its "Error: ... created at" line (JS lists the newest first). */
+function stackFrames(stack: unknown): string {
+  const text = String(stack);
+  return text.startsWith("Error") ? text.slice(text.indexOf("\n") + 1) : text;
 }
 
 /**
@@ -88,7 +100,10 @@ function reprForLog(value: unknown): string {
 /** A callback (or a task's step) threw: asyncio's "Exception in callback ..." report. */
 export function reportCallbackError(loop: EventLoop, handle: Runnable, err: unknown): void {
   const what = handle instanceof Handle ? handle.formatCallback() : describeRunnable(handle);
-  loop.callExceptionHandler({ message: `Exception in callback ${what}`, exception: err, handle });
+  const context: ExceptionContext = { message: `Exception in callback ${what}`, exception: err, handle };
+  // Debug mode: where the callback was scheduled (asyncio's `source_traceback`).
+  if (handle instanceof Handle && handle.sourceTraceback !== undefined) context.sourceTraceback = handle.sourceTraceback;
+  loop.callExceptionHandler(context);
 }
 
 /**
