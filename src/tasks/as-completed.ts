@@ -17,7 +17,8 @@ export interface AsCompletedOptions {
  * Iterates over `aws` in completion order.
  *
  * - `for await (const fut of asCompleted(tasks))` gives the original futures/tasks as they finish;
- * - `for (const next of asCompleted(tasks)) await next` gives promises of their results instead.
+ * - `for (const next of asCompleted(tasks)) await next` gives promises of their results instead;
+ *   each one takes the next future to finish when it is awaited, not when the iterator made it.
  *
  * With `timeout`, items still missing when it passes throw `TimeoutError`.
  *
@@ -109,9 +110,7 @@ class AsCompletedIterator<T> implements AsyncIterable<Future<T>>, Iterable<Promi
     return { item };
   }
 
-  async #nextResult(): Promise<T> {
-    return (await this.#next()).item.result();
-  }
+  readonly #nextResult = async (): Promise<T> => (await this.#next()).item.result();
 
   [Symbol.asyncIterator](): AsyncIterator<Future<T>> {
     return {
@@ -128,8 +127,52 @@ class AsCompletedIterator<T> implements AsyncIterable<Future<T>>, Iterable<Promi
       next: (): IteratorResult<Promise<T>> => {
         if (this.#todoLeft === 0) return { done: true, value: undefined };
         this.#todoLeft--;
-        return { done: false, value: this.#nextResult() };
+        // Typed as the Promise it stands for; like the thenables Future.then() returns.
+        return { done: false, value: new NextCompleted(this.#nextResult) as unknown as Promise<T> };
       },
     };
+  }
+}
+
+/**
+ * One item of the plain iterator: it takes a finished future only when it is first awaited (or
+ * chained on), as asyncio's `_wait_for_one()` coroutines do. So the first item awaited gets the
+ * first future to finish, whichever item it is: `const [a, b] = asCompleted(fs); await b` gives
+ * the first result.
+ */
+class NextCompleted<T> implements PromiseLike<T> {
+  #take: (() => Promise<T>) | null;
+  #promise: Promise<T> | null = null;
+
+  constructor(take: () => Promise<T>) {
+    this.#take = take;
+  }
+
+  #started(): Promise<T> {
+    const take = this.#take;
+    if (take !== null) {
+      this.#take = null;
+      this.#promise = take();
+    }
+    return this.#promise as Promise<T>;
+  }
+
+  then<R1 = T, R2 = never>(
+    onFulfilled?: ((value: T) => R1 | PromiseLike<R1>) | null,
+    onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+  ): Promise<R1 | R2> {
+    return this.#started().then(onFulfilled, onRejected);
+  }
+
+  catch<R = never>(onRejected?: ((reason: unknown) => R | PromiseLike<R>) | null): Promise<T | R> {
+    return this.#started().catch(onRejected);
+  }
+
+  finally(onFinally?: (() => void) | null): Promise<T> {
+    return this.#started().finally(onFinally);
+  }
+
+  get [Symbol.toStringTag](): string {
+    return "Promise";
   }
 }
