@@ -49,7 +49,7 @@ export type { Executor, ExecutorFn, ShutdownOptions, SubmitOptions } from "./cor
 
 // Running
 export { run, Runner } from "./tasks/runner.js";
-export type { RunnerOptions } from "./tasks/runner.js";
+export type { RunOptions, RunnerOptions } from "./tasks/runner.js";
 
 // Futures and tasks
 export { Future, isFuture } from "./core/future.js";

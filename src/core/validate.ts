@@ -68,3 +68,15 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
     typeof (value as { then?: unknown }).then === "function"
   );
 }
+
+/**
+ * Options objects are closed: a key `what` does not know is a TypeError naming it (a misspelt
+ * option would otherwise be ignored without a word).
+ */
+export function checkKnownOptions(what: string, options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`${what} got an unknown option \`${key}\`; it takes ${known.map((k) => `\`${k}\``).join(", ")}`);
+    }
+  }
+}

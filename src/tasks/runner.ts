@@ -3,19 +3,37 @@
  */
 import { RuntimeError } from "../core/errors.js";
 import { copyContext, type Context } from "../core/context.js";
-import type { EventLoop } from "../core/event-loop.js";
+import { EventLoop, type Awaitable } from "../core/event-loop.js";
+import { Future } from "../core/future.js";
 import { state } from "../core/frame.js";
 import { gather } from "./gather.js";
 import { kMarkRetrieved } from "../core/symbols.js";
 import { newEventLoop, setEventLoop } from "../core/policy.js";
 import { allTasks } from "../core/tasks.js";
-import { checkFunction, typeError } from "../core/validate.js";
+import { checkFunction, checkKnownOptions, isThenable, typeError } from "../core/validate.js";
 
 export interface RunnerOptions {
   /** Turn the loop's debug mode on (true) or off (false); default: the environment's setting. */
   debug?: boolean;
-  /** Build the loop with this instead of `newEventLoop()`; the runner then never calls `setEventLoop`. */
+  /**
+   * Build the loop with this instead of `newEventLoop()` (asyncio 3.12's `loop_factory`); the
+   * runner then never calls `setEventLoop`, and still closes the loop at the end.
+   */
   loopFactory?: () => EventLoop;
+}
+
+/** The options of `run()`: those of `Runner`. */
+export type RunOptions = RunnerOptions;
+
+const RUNNER_OPTIONS = ["debug", "loopFactory"] as const;
+
+/** Checks `Runner`/`run()` options at the boundary; unknown keys are a TypeError, as in asyncio. */
+function checkRunnerOptions(what: string, options: unknown): asserts options is RunnerOptions {
+  if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
+  checkKnownOptions(what, options, RUNNER_OPTIONS);
+  const { debug, loopFactory } = options as RunnerOptions;
+  if (debug !== undefined && typeof debug !== "boolean") throw typeError("options.debug", "a boolean", debug);
+  if (loopFactory !== undefined) checkFunction("options.loopFactory", loopFactory);
 }
 
 /** How long `close()` waits for the default executor's threads (asyncio: 300 s). */
@@ -45,11 +63,7 @@ export class Runner {
   #setLoop = false;
 
   constructor(options: RunnerOptions = {}) {
-    if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
-    if (options.debug !== undefined && typeof options.debug !== "boolean") {
-      throw typeError("options.debug", "a boolean", options.debug);
-    }
-    if (options.loopFactory !== undefined) checkFunction("options.loopFactory", options.loopFactory);
+    checkRunnerOptions("new Runner()", options);
     this.#debug = options.debug;
     this.#loopFactory = options.loopFactory;
   }
@@ -57,13 +71,17 @@ export class Runner {
   /**
    * Runs `fn` as a task on the runner's loop until it completes and returns its result. Context
    * variable changes persist between calls (they share the runner's context) unless `context` is
-   * given.
+   * given. A future of the runner's loop, or a promise, is awaited by such a task (asyncio 3.12
+   * accepts any awaitable).
    */
-  async run<T>(fn: () => T | PromiseLike<T>, options: { context?: Context } = {}): Promise<T> {
+  async run<T>(fn: (() => T | PromiseLike<T>) | Awaitable<T>, options: { context?: Context } = {}): Promise<T> {
     if (state.runningLoop !== null) throw runningLoopMessage("Runner.run()");
-    checkFunction("fn", fn);
+    if (typeof fn !== "function" && !(fn instanceof Future) && !isThenable(fn)) {
+      throw typeError("fn", "a function, a Future or a promise", fn);
+    }
     const loop = this.#lazyInit();
-    const task = loop.createTask(fn, { context: options.context ?? (this.#context as Context) });
+    const main = typeof fn === "function" ? fn : (): Awaitable<T> => fn;
+    const task = loop.createTask(main, { context: options.context ?? (this.#context as Context) });
     return loop.runUntilComplete(task);
   }
 
@@ -110,6 +128,7 @@ export class Runner {
       }
     } else {
       loop = this.#loopFactory();
+      if (!(loop instanceof EventLoop)) throw typeError("the value options.loopFactory returned", "an EventLoop", loop);
     }
     if (this.#debug !== undefined) loop.setDebug(this.#debug);
     this.#loop = loop;
@@ -137,7 +156,8 @@ async function cancelAllTasks(loop: EventLoop): Promise<void> {
 /**
  * Runs `main` as a task on a new loop and returns its result (asyncio.run). Afterwards every other
  * task is cancelled and awaited, async generators registered with `trackAsyncGen` are closed, the
- * default executor is shut down, and the loop is unset and closed.
+ * default executor is shut down, and the loop is unset and closed. With `loopFactory` the loop
+ * comes from that function and the thread's current loop is left alone.
  *
  * @example
  * const answer = await run(async () => {
@@ -145,10 +165,11 @@ async function cancelAllTasks(loop: EventLoop): Promise<void> {
  *   return 42;
  * });
  */
-export async function run<T>(main: () => T | PromiseLike<T>, options: { debug?: boolean } = {}): Promise<T> {
+export async function run<T>(main: () => T | PromiseLike<T>, options: RunOptions = {}): Promise<T> {
   if (state.runningLoop !== null) throw runningLoopMessage("run()");
   checkFunction("main", main);
-  const runner = new Runner(options.debug === undefined ? {} : { debug: options.debug });
+  checkRunnerOptions("run()", options);
+  const runner = new Runner(options);
   try {
     return await runner.run(main);
   } finally {
