@@ -8,7 +8,7 @@
  */
 import { IncompleteReadError, LimitOverrunError, RuntimeError } from "../core/errors.js";
 import type { EventLoop } from "../core/event-loop.js";
-import type { Future } from "../core/future.js";
+import { errorRepr, type Future } from "../core/future.js";
 import { getEventLoop } from "../core/policy.js";
 import { typeError } from "../core/validate.js";
 import type { Transport } from "../net/transport.js";
@@ -36,7 +36,7 @@ export interface StreamReaderOptions {
   loop?: EventLoop;
 }
 
-/** What `readuntil` accepts: one separator, or several (the first one found wins, as asyncio 3.13). */
+/** What `readuntil` accepts: one separator, or several (the match that ends first wins, as asyncio 3.13). */
 export type Separator = string | Uint8Array | readonly (string | Uint8Array)[];
 
 /** A reader limit from options: default 64 KiB; asyncio's `Limit cannot be <= 0` as a RangeError. */
@@ -183,7 +183,8 @@ export class StreamReader implements AsyncIterable<Buffer> {
   }
 
   /**
-   * Reads up to and including `separator` (default `"\n"`; an array means any of them). EOF
+   * Reads up to and including `separator` (default `"\n"`; an array means any of them, and the
+   * match that ends first wins). EOF
    * first: `IncompleteReadError` with what was read (the buffer is emptied). Past the limit:
    * `LimitOverrunError`, and the data stays buffered.
    */
@@ -196,19 +197,21 @@ export class StreamReader implements AsyncIterable<Buffer> {
     if (minLen === 0) throw new RangeError("Separator should be at least one-byte string");
     if (this.#exception !== null) throw this.#exception;
     let offset = 0;
-    let isep = -1;
-    let matchLen = 0;
+    // The match that ends first wins (so the shortest result), as asyncio 3.13; ties go to the
+    // shorter separator, tried first.
+    let matchStart = -1;
+    let matchEnd = -1;
     for (;;) {
       const buf = this.#buffer;
       if (buf.length - offset >= minLen) {
         for (const sep of bufs) {
           const i = buf.indexOf(sep, offset);
-          if (i !== -1 && (isep === -1 || i < isep)) {
-            isep = i;
-            matchLen = sep.length;
+          if (i !== -1 && (matchEnd === -1 || i + sep.length < matchEnd)) {
+            matchStart = i;
+            matchEnd = i + sep.length;
           }
         }
-        if (isep !== -1) break;
+        if (matchEnd !== -1) break;
         offset = Math.max(0, buf.length + 1 - maxLen);
         if (offset > this.#limit) {
           throw new LimitOverrunError("Separator is not found, and chunk exceed the limit", offset);
@@ -221,8 +224,10 @@ export class StreamReader implements AsyncIterable<Buffer> {
       }
       await this.#waitForData("readuntil");
     }
-    if (isep > this.#limit) throw new LimitOverrunError("Separator is found, but chunk is longer than limit", isep);
-    return this.#take(isep + matchLen);
+    if (matchStart > this.#limit) {
+      throw new LimitOverrunError("Separator is found, but chunk is longer than limit", matchStart);
+    }
+    return this.#take(matchEnd);
   }
 
   /** Reads exactly `n` bytes; EOF first throws `IncompleteReadError` (the buffer is emptied). */
@@ -256,14 +261,17 @@ export class StreamReader implements AsyncIterable<Buffer> {
     }
   }
 
+  /** asyncio's repr: `<StreamReader 4 bytes eof limit=123 waiter=<Future pending> ...>`, only what applies. */
   toString(): string {
-    const info = [`${this.#buffer.length} bytes`];
+    const info = ["StreamReader"];
+    if (this.#buffer.length > 0) info.push(`${this.#buffer.length} bytes`);
     if (this.#eof) info.push("eof");
     if (this.#limit !== DEFAULT_LIMIT) info.push(`limit=${this.#limit}`);
-    if (this.#waiter !== null) info.push("waiter");
-    if (this.#exception !== null) info.push("exception");
+    if (this.#waiter !== null) info.push(`waiter=${this.#waiter.toString()}`);
+    if (this.#exception !== null) info.push(`exception=${errorRepr(this.#exception)}`);
+    if (this.#transport !== null) info.push(`transport=${this.#transport.toString()}`);
     if (this.#paused) info.push("paused");
-    return `<StreamReader ${info.join(" ")}>`;
+    return `<${info.join(" ")}>`;
   }
 
   #take(n: number): Buffer {

@@ -2,6 +2,7 @@
  * `StreamWriter`: the writing half of a stream (asyncio.StreamWriter).
  */
 import type { EventLoop } from "../core/event-loop.js";
+import type { Future } from "../core/future.js";
 import { sleep } from "../core/tasks.js";
 import type { Transport } from "../net/transport.js";
 import type { StreamReader } from "./reader.js";
@@ -17,7 +18,7 @@ export interface WriterFlowControl {
   /** Waits while writing is paused; throws if the connection was lost. */
   drainHelper(): Promise<void>;
   /** Settles when the connection is closed. */
-  closeWaiter(): PromiseLike<void>;
+  closeWaiter(): Future<void>;
 }
 
 const DONE: Promise<void> = Promise.resolve();
@@ -96,7 +97,7 @@ export class StreamWriter {
   /**
    * Waits until it is fine to write again: returns at once unless the write buffer is above its
    * high-water mark. Throws the reader's error if the connection failed, and
-   * `ConnectionResetError("Connection lost")` once the connection is gone.
+   * `ConnectionResetError("Connection lost")` once the connection is gone, so also after `close()`.
    */
   drain(): Promise<void> {
     const reader = this.#reader;
@@ -114,8 +115,27 @@ export class StreamWriter {
       // Give the loop one iteration so connectionLost can run: a `write(); await drain()` loop on a
       // dead connection must see the error instead of spinning.
       await sleep(0);
+      // With nothing left to flush, asyncio's transport has called connection_lost by now, so a
+      // drain() after close() fails; Node reports the socket's close a little later: wait for it.
+      if (!this.#protocol.mustWait() && this.#transport.getWriteBufferSize() === 0) await this.#connectionLost();
     }
     await this.#protocol.drainHelper();
+  }
+
+  /** Waits until the connection is gone, on a future of its own (a cancelled drain cancels only that). */
+  async #connectionLost(): Promise<void> {
+    const closed = this.#protocol.closeWaiter();
+    if (closed.done()) return;
+    const lost = this.#loop.createFuture<void>();
+    const onClosed = (): void => {
+      if (!lost.done()) lost.setResult(undefined);
+    };
+    closed.addDoneCallback(onClosed);
+    try {
+      await lost;
+    } finally {
+      closed.removeDoneCallback(onClosed);
+    }
   }
 
   /** `close()` then `waitClosed()`, ignoring the connection's error (for `await using`). */
