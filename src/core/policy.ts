@@ -52,7 +52,6 @@ let strict = ((): boolean => {
   const value = process.env["MULTILOOP_STRICT"];
   return value !== undefined && value !== "" && value !== "0";
 })();
-let warnedImplicitLoop = false;
 
 /**
  * Python 3.14 lookup rules: `getEventLoop()` never creates a loop, on the main thread either.
@@ -79,16 +78,15 @@ export class DefaultEventLoopPolicy extends EventLoopPolicy {
 
   override getEventLoop(): EventLoop {
     if (this.#loop === null && !this.#setCalled && isMainThread && !strict) {
-      if (!warnedImplicitLoop) {
-        warnedImplicitLoop = true;
-        process.emitWarning("There is no current event loop", {
-          type: "DeprecationWarning",
-          code: "MULTILOOP_IMPLICIT_LOOP",
-          detail:
-            "getEventLoop() created a loop because none was set (asyncio 3.12 warns here, 3.14 refuses). " +
-            "Prefer run(main) or a Runner, and getRunningLoop() inside; MULTILOOP_STRICT=1 enables the 3.14 rule.",
-        });
-      }
+      // Every implicit creation warns, as in asyncio 3.12 (one per policy: the loop it sets stops
+      // further creation until a new policy is installed).
+      process.emitWarning("There is no current event loop", {
+        type: "DeprecationWarning",
+        code: "MULTILOOP_IMPLICIT_LOOP",
+        detail:
+          "getEventLoop() created a loop because none was set (asyncio 3.12 warns here, 3.14 refuses). " +
+          "Prefer run(main) or a Runner, and getRunningLoop() inside; MULTILOOP_STRICT=1 enables the 3.14 rule.",
+      });
       this.setEventLoop(this.newEventLoop());
     }
     if (this.#loop === null) throw noCurrentLoop();
