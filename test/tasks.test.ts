@@ -557,4 +557,32 @@ describe("step ordering (issue 2 section 3)", () => {
       expect(order).toEqual(["all: ab", "queued after the last wake-up"]);
     });
   });
+
+  it("a wake-up registered by a finished task's leftover code is a plain continuation, not an 'already done' report", async () => {
+    await onNewLoop(async (loop) => {
+      const seen = captureExceptions(loop);
+      const fut = loop.createFuture<number>();
+      let later: Promise<number> | null = null;
+      const scheduled = new Promise<void>((resolve) => {
+        const task = createTask(async () => {
+          // Runs after the task has ended, still in its async context.
+          setImmediate(() => {
+            later = fut.then(
+              (v) => v,
+              (err: unknown) => {
+                throw err;
+              },
+            );
+            resolve();
+          });
+          return 1;
+        });
+        void task;
+      });
+      await scheduled;
+      fut.setResult(5);
+      expect(await (later as unknown as Promise<number>)).toBe(5);
+      expect(seen).toEqual([]);
+    });
+  });
 });

@@ -23,8 +23,13 @@ export const kResumes = Symbol("multiloop.resumes");
 const STALLED_STEP_TICKS = 4;
 /** The wake-up count at which the task's step handshake ran out (set by the loop). */
 export const kStalledAt = Symbol("multiloop.stalledAt");
-/** The task's coroutine returned or threw (a task made done from outside has not). */
-export const kCoroEnded = Symbol("multiloop.coroEnded");
+/**
+ * The wake-up count a task's coroutine leaves behind when it returns or throws: no registration
+ * made before carries it, so every later wake-up of the task counts as stale (and one made after,
+ * by code still running in the task's async context, is a plain continuation). A task made done from outside
+ * keeps its count, and the wake-up of the suspension it was stopped in stays fresh.
+ */
+export const COROUTINE_ENDED = -1;
 
 /**
  * A step of a task that is already done: the task was finished from outside
@@ -41,7 +46,6 @@ export interface AwaitingTask {
   [kMustCancel]: boolean;
   [kResumes]: number;
   [kStalledAt]: number;
-  [kCoroEnded]: boolean;
   cancelMessage(): string | undefined;
   makeCancelledError(): CancelledError;
   done(): boolean;
@@ -143,8 +147,9 @@ export class Wakeup implements Runnable {
     const fresh = task[kResumes] === this.#resumes;
     if (task.done()) {
       // The wake-up of the suspension a task was made done in from outside: its coroutine is
-      // not resumed (asyncio). Any other wake-up of a done task is a stale continuation.
-      if (fresh && !task[kCoroEnded]) throw alreadyDone(task);
+      // not resumed (asyncio). Any other wake-up of a done task is a stale continuation (see
+      // COROUTINE_ENDED).
+      if (fresh && this.#resumes !== COROUTINE_ENDED) throw alreadyDone(task);
       this.deliver();
       return;
     }

@@ -17,7 +17,7 @@ import { CancelledError, LoopClosedError, RuntimeError } from "./errors.js";
 import { Context, currentData } from "./context.js";
 import { EMPTY_DATA, als, currentFrame, type Frame } from "./frame.js";
 import { Future, isLoop, type FutureOptions } from "./future.js";
-import { alreadyDone, kCoroEnded, kResumes, kStalledAt } from "./future-callbacks.js";
+import { COROUTINE_ENDED, alreadyDone, kResumes, kStalledAt } from "./future-callbacks.js";
 import { pyStr } from "./format.js";
 import { kRun, type Runnable } from "./handle.js";
 import {
@@ -137,7 +137,6 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
   /** How many times the task was woken up (see Wakeup in future-callbacks.ts). */
   [kResumes] = 0;
   [kStalledAt] = -1;
-  [kCoroEnded] = false;
   [kLogDestroyPending] = true;
   [kPrevTask]: Task<unknown> | null = null;
   [kNextTask]: Task<unknown> | null = null;
@@ -331,7 +330,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
 
   #onReturn(value: T): void {
     this.getLoop()[kStepEnd](this);
-    this[kCoroEnded] = true;
+    this[kResumes] = COROUTINE_ENDED;
     if (this.done()) {
       this.#outcomeLost();
       return;
@@ -349,7 +348,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
 
   #onThrow(err: unknown): void {
     this.getLoop()[kStepEnd](this);
-    this[kCoroEnded] = true;
+    this[kResumes] = COROUTINE_ENDED;
     if (this.done()) {
       this.#outcomeLost();
       return;
