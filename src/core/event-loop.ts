@@ -3,8 +3,9 @@
  * them in asyncio's order on top of Node's own event loop.
  *
  * How one iteration runs (asyncio's `_run_once`, adapted):
- * 1. timers that are due move to the end of the ready queue, in (when, scheduling) order;
- * 2. calls that other threads posted to the loop's mailbox move to the ready queue;
+ * 1. calls that other threads posted to the loop's mailbox move to the ready queue (they are also
+ *    taken in before any callback the loop queues itself, so they keep their arrival order);
+ * 2. timers that are due move to the end of the ready queue, in (when, scheduling) order;
  * 3. the callbacks queued when the pass starts run, in order; what they schedule waits for the next
  *    pass. After a callback that woke a task, the runner lets microtasks run until that task's step
  *    ends (it suspends on a loop future or settles), so the step finishes before the next callback:
@@ -268,6 +269,7 @@ export class EventLoop {
     // Rest parameters would allocate an array per call, even for none: read `arguments` instead.
     // eslint-disable-next-line prefer-rest-params
     const handle = newHandle(cb, arguments.length > 1 ? sliceArguments(arguments, 1) : null, this.#debug);
+    this.#inbox?.poll();
     this.#ready.push(handle);
     if (this.#parked) this.#wake();
     return handle;
@@ -436,6 +438,7 @@ export class EventLoop {
       runAfterClose(this, runnable);
       return;
     }
+    this.#inbox?.poll();
     this.#ready.push(runnable);
     if (this.#parked) this.#wake();
   }
@@ -505,9 +508,8 @@ export class EventLoop {
     const step = this.#step;
     let iterations = 0;
     for (;;) {
+      this.#inbox?.poll();
       if (this.#timers.size > 0) this.#moveDueTimers();
-      const inbox = this.#inbox;
-      if (inbox !== null) inbox.poll();
       const batch = ready.takeBatch();
       const count = ready.batchLength;
       for (let i = 0; i < count; i++) {

@@ -3,7 +3,10 @@
  * on its own, below both, so the loop names no mailbox and the mailbox can be read after the loop.
  */
 export interface LoopInbox {
-  /** Moves calls other threads posted into the ready queue; cheap when there are none. */
+  /**
+   * Moves calls other threads posted into the ready queue; cheap when there are none. Called at
+   * the start of each iteration and before the loop queues a callback of its own.
+   */
   poll(): void;
   /** The runner is about to wait: arrange a wake-up; false if calls arrived meanwhile. */
   park(): boolean;

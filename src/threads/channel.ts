@@ -71,6 +71,12 @@ export class Channel implements RemoteCanceller {
   #transfers: Transferable[] = [];
   readonly #targets = new Map<string, number>();
   /**
+   * Target definitions made while no batch is open: they go out in the same message as the op
+   * that needed them, so a job's first call still leaves at once (and its effects are ordered
+   * before whatever the caller does next, as with asyncio's `call_soon_threadsafe`).
+   */
+  #definitions: unknown[] | null = null;
+  /**
    * Calls waiting for an answer, by call id: the id is a slot number, reused once the loop has
    * answered (an array lookup instead of a Map insert and delete per call, which cost more than
    * the rest of the call's bookkeeping together). A cancelled call leaves `null` until the
@@ -111,7 +117,8 @@ export class Channel implements RemoteCanceller {
     if (id === undefined) {
       id = this.#targets.size;
       this.#targets.set(target, id);
-      this.post([OP_DEFINE, id, target]);
+      if (this.#outbox === null) (this.#definitions ??= []).push(OP_DEFINE, id, target);
+      else this.post([OP_DEFINE, id, target]);
     }
     return id;
   }
@@ -150,15 +157,17 @@ export class Channel implements RemoteCanceller {
   }
 
   #sendFirst(op: Op, transfers: readonly Transferable[] | undefined): void {
+    const definitions = this.#definitions;
     this.#outbox = [];
     queueMicrotask(this.flush);
     try {
-      this.port.postMessage(op, transfers ?? []);
+      this.port.postMessage(definitions === null ? op : [...definitions, ...op], transfers ?? []);
     } catch (err) {
-      // Sent at once, so it fails at the call site, as it should.
+      // Sent at once, so it fails at the call site, as it should. The definitions wait for the next op.
       this.#outbox = null;
       throw cloneFailure(this.#targetNameOf(op), err);
     }
+    this.#definitions = null;
     signalPosted(this.control, 1);
   }
 

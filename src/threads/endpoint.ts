@@ -45,6 +45,14 @@ class RemoteCallTask extends Task<unknown> {
   }
 }
 
+const cancelTask = (task: Task<unknown>, msg: string): void => {
+  task.cancel(msg === "" ? undefined : msg);
+};
+
+const stopLoop = (loop: EventLoop): void => {
+  loop.stop();
+};
+
 /** What the loop knows about one sender's channel. */
 interface SenderState {
   /** Target names by the numbers this sender gave them (OP_DEFINE). */
@@ -107,13 +115,17 @@ export class LoopEndpoint {
             batch[i + 4] as ContextEntries,
           );
           break;
+        // A cancel and a stop run as callbacks in their turn, like asyncio's call_soon_threadsafe
+        // of `fut.cancel` / `loop.stop`: messages are taken in whenever the loop queues a callback,
+        // so acting at once would run them inside whatever code queued it.
         case OP_CANCEL: {
+          const task = sender.tasks[batch[i + 1] as number];
           const msg = batch[i + 2] as string;
-          sender.tasks[batch[i + 1] as number]?.cancel(msg === "" ? undefined : msg);
+          if (task !== undefined && !this.loop.isClosed()) this.loop[kScheduleCall](cancelTask as (...a: unknown[]) => unknown, [task, msg], null);
           break;
         }
         case OP_STOP:
-          if (!this.loop.isClosed()) this.loop.stop();
+          if (!this.loop.isClosed()) this.loop[kScheduleCall](stopLoop as (...a: unknown[]) => unknown, [this.loop], null);
           break;
         case OP_ATTACH:
           this.mailbox.addPort(batch[i + 1] as MessagePort);
@@ -242,6 +254,8 @@ export class LoopEndpoint {
 
   callLocal(target: string, args: unknown[]): void {
     if (this.loop.isClosed()) return;
+    // Calls other threads posted before this one go first.
+    this.mailbox.poll();
     const fn = this.#lookup(target);
     if (fn === undefined) {
       this.loop.callExceptionHandler({ message: "callSoonThreadsafe() into this loop failed", exception: this.#unknownTarget(target) });
