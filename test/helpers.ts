@@ -1,9 +1,11 @@
 /**
  * Helpers shared by the tests. No mocks: everything runs on a real loop, real workers.
  */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { Worker } from "node:worker_threads";
 import { expect } from "vitest";
-import { newEventLoop, type EventLoop, type ExceptionContext } from "multiloop";
+import { newEventLoop, sleep, type EventLoop, type ExceptionContext } from "multiloop";
 
 /** Routes the loop's exception handler into an array the test can inspect. */
 export function captureExceptions(loop: EventLoop): ExceptionContext[] {
@@ -63,4 +65,38 @@ export function runWorker(
       resolve({ messages, exitCode, threadId });
     });
   });
+}
+
+/**
+ * CPython's `test_utils.run_briefly(loop)`: runs a stopped loop until a task that does nothing is
+ * done, which is two iterations (its step, then the stop its completion schedules).
+ */
+export async function runBriefly(loop: EventLoop): Promise<void> {
+  await loop.runUntilComplete(async () => {});
+}
+
+/**
+ * Full garbage collections until `until()` holds (at most `rounds`), yielding to Node and the loop
+ * in between: FinalizationRegistry callbacks run in a later macrotask. Call it from a task.
+ */
+export async function collectGarbage(until: () => boolean, rounds = 20): Promise<void> {
+  setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  for (let round = 0; round < rounds && !until(); round++) {
+    gc();
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await sleep(0);
+  }
+}
+
+/** A thenable that is not a Promise (CPython's awaitables that are neither coroutines nor futures). */
+export function thenable<T>(value: T): PromiseLike<T> {
+  return {
+    then<R1 = T, R2 = never>(
+      onFulfilled?: ((v: T) => R1 | PromiseLike<R1>) | null,
+      onRejected?: ((reason: unknown) => R2 | PromiseLike<R2>) | null,
+    ): PromiseLike<R1 | R2> {
+      return Promise.resolve(value).then(onFulfilled, onRejected);
+    },
+  };
 }
