@@ -40,6 +40,18 @@ afterEach(() => {
   setEventLoopPolicy(null);
 });
 
+/** CPython's callback of these tests: records its argument, stops the loop at the second call. */
+function recordTwo(): [string[], (arg: string) => void] {
+  const results: string[] = [];
+  return [
+    results,
+    (arg: string): void => {
+      results.push(arg);
+      if (results.length >= 2) loop.stop();
+    },
+  ];
+}
+
 /** Starts the threadsafe-caller fixture; it calls `callback("hello")` into `loop` once told to. */
 function startCaller(target: EventLoop): { flags: Int32Array; worker: Worker; exited: Promise<void> } {
   const flags = new Int32Array(new SharedArrayBuffer(8));
@@ -108,11 +120,7 @@ describe("CPython test_events.py EventLoopTestsMixin", () => {
   });
 
   it("test_call_soon_threadsafe", { timeout: 20_000 }, async () => {
-    const results: string[] = [];
-    const callback = (arg: string): void => {
-      results.push(arg);
-      if (results.length >= 2) loop.stop();
-    };
+    const [results, callback] = recordTwo();
     loop.expose("callback", callback);
     const { flags, exited } = startCaller(loop);
     // The other thread's call happens before this thread's callSoon, so it runs first.
@@ -124,11 +132,7 @@ describe("CPython test_events.py EventLoopTestsMixin", () => {
   });
 
   it("test_call_soon_threadsafe (on a running loop: a call taken in late still runs before callbacks queued after it)", { timeout: 20_000 }, async () => {
-    const results: string[] = [];
-    const callback = (arg: string): void => {
-      results.push(arg);
-      if (results.length >= 2) loop.stop();
-    };
+    const [results, callback] = recordTwo();
     loop.expose("callback", callback);
     const { flags, exited } = startCaller(loop);
     // A busy callback: the other thread calls while it runs, then the callback queues its own.
@@ -142,11 +146,7 @@ describe("CPython test_events.py EventLoopTestsMixin", () => {
   });
 
   it("test_call_soon_threadsafe_same_thread", async () => {
-    const results: string[] = [];
-    const callback = (arg: string): void => {
-      results.push(arg);
-      if (results.length >= 2) loop.stop();
-    };
+    const [results, callback] = recordTwo();
     loop.callSoonThreadsafe(callback, "hello");
     loop.callSoon(callback, "world");
     await loop.runForever();

@@ -28,14 +28,15 @@ const classes = [
   ["a Future subclass", SubFuture],
 ] as const;
 
+let loop: EventLoop;
+beforeEach(() => {
+  loop = newEventLoop();
+});
+afterEach(() => {
+  loop.close();
+});
+
 describe.each(classes)("CPython test_futures.py BaseFutureTests (%s)", (_label, Cls) => {
-  let loop: EventLoop;
-  beforeEach(() => {
-    loop = newEventLoop();
-  });
-  afterEach(() => {
-    loop.close();
-  });
   const newFuture = <T = unknown>(): Future<T> => new Cls<T>({ loop });
 
   it("test_isfuture", () => {
@@ -201,12 +202,11 @@ describe.each(classes)("CPython test_futures.py BaseFutureTests (%s)", (_label, 
   // The tb_logger tests: whether "exception was never retrieved" is reported when the future is
   // garbage-collected. Each runs a control future that must be reported in the same collections,
   // so that nothing reported for the others means something.
-  async function collectedReports(make: (control: () => void) => void): Promise<ExceptionContext[]> {
+  async function collectedReports(make: () => void): Promise<ExceptionContext[]> {
     const seen = captureExceptions(loop);
     await loop.runUntilComplete(async () => {
-      make(() => {
-        newFuture().setException(new Error("control"));
-      });
+      make();
+      newFuture().setException(new Error("control"));
       await collectGarbage(() => seen.some((c) => (c.exception as Error | undefined)?.message === "control"));
     });
     expect(seen.some((c) => (c.exception as Error | undefined)?.message === "control")).toBe(true);
@@ -214,21 +214,21 @@ describe.each(classes)("CPython test_futures.py BaseFutureTests (%s)", (_label, 
   }
 
   it("test_tb_logger_abandoned", { timeout: 15_000 }, async () => {
-    const reports = await collectedReports((control) => {
-      newFuture();
-      control();
-    });
-    expect(reports).toEqual([]);
+    expect(
+      await collectedReports(() => {
+        newFuture();
+      }),
+    ).toEqual([]);
   });
 
   it("test_tb_logger_not_called_after_cancel", { timeout: 15_000 }, async () => {
-    const reports = await collectedReports((control) => {
-      const fut = newFuture();
-      fut.setException(new Error("cancelled after failing"));
-      fut.cancel();
-      control();
-    });
-    expect(reports).toEqual([]);
+    expect(
+      await collectedReports(() => {
+        const fut = newFuture();
+        fut.setException(new Error("cancelled after failing"));
+        fut.cancel();
+      }),
+    ).toEqual([]);
   });
 
   it("test_tb_logger_not_called_after_cancel (debug mode: the close-time report)", () => {
@@ -246,50 +246,49 @@ describe.each(classes)("CPython test_futures.py BaseFutureTests (%s)", (_label, 
   });
 
   it("test_tb_logger_result_unretrieved", { timeout: 15_000 }, async () => {
-    const reports = await collectedReports((control) => {
-      newFuture().setResult(42);
-      control();
-    });
-    expect(reports).toEqual([]);
+    expect(
+      await collectedReports(() => {
+        newFuture().setResult(42);
+      }),
+    ).toEqual([]);
   });
 
   it("test_tb_logger_result_retrieved", { timeout: 15_000 }, async () => {
-    const reports = await collectedReports((control) => {
-      const fut = newFuture<number>();
-      fut.setResult(42);
-      fut.result();
-      control();
-    });
-    expect(reports).toEqual([]);
+    expect(
+      await collectedReports(() => {
+        const fut = newFuture<number>();
+        fut.setResult(42);
+        fut.result();
+      }),
+    ).toEqual([]);
   });
 
   it("test_tb_logger_exception_unretrieved", { timeout: 15_000 }, async () => {
-    const reports = await collectedReports((control) => {
+    const reports = await collectedReports(() => {
       newFuture().setException(new RuntimeError("boom"));
-      control();
     });
     expect(reports.map((c) => (c.exception as Error).message)).toEqual(["boom"]);
     expect(reports[0]?.message).toMatch(/^(Sub)?Future exception was never retrieved$/u);
   });
 
   it("test_tb_logger_exception_retrieved", { timeout: 15_000 }, async () => {
-    const reports = await collectedReports((control) => {
-      const fut = newFuture();
-      fut.setException(new RuntimeError("boom"));
-      fut.exception();
-      control();
-    });
-    expect(reports).toEqual([]);
+    expect(
+      await collectedReports(() => {
+        const fut = newFuture();
+        fut.setException(new RuntimeError("boom"));
+        fut.exception();
+      }),
+    ).toEqual([]);
   });
 
   it("test_tb_logger_exception_result_retrieved", { timeout: 15_000 }, async () => {
-    const reports = await collectedReports((control) => {
-      const fut = newFuture();
-      fut.setException(new RuntimeError("boom"));
-      expect(thrown(() => fut.result())).toBeInstanceOf(RuntimeError);
-      control();
-    });
-    expect(reports).toEqual([]);
+    expect(
+      await collectedReports(() => {
+        const fut = newFuture();
+        fut.setException(new RuntimeError("boom"));
+        expect(thrown(() => fut.result())).toBeInstanceOf(RuntimeError);
+      }),
+    ).toEqual([]);
   });
 
   it("test_future_exception_never_retrieved_debug (reported at close, in debug mode)", () => {
@@ -305,13 +304,6 @@ describe.each(classes)("CPython test_futures.py BaseFutureTests (%s)", (_label, 
 });
 
 describe.each(classes)("CPython test_futures.py BaseFutureDoneCallbackTests (%s)", (_label, Cls) => {
-  let loop: EventLoop;
-  beforeEach(() => {
-    loop = newEventLoop();
-  });
-  afterEach(() => {
-    loop.close();
-  });
   const newFuture = <T = unknown>(): Future<T> => new Cls<T>({ loop });
   const makeCallback = (bag: unknown[], thing: unknown) =>
     function bagAppender(): void {

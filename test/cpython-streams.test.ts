@@ -466,33 +466,39 @@ async function withTestServer<R>(body: (address: [string, number]) => Promise<R>
   }
 }
 
+/** Runs `body` on the loop against a fresh test server; returns what the exception handler got. */
+async function againstTestServer(body: (host: string, port: number) => Promise<void>): Promise<ExceptionContext[]> {
+  const messages = captureExceptions(loop);
+  await withTestServer(([host, port]) => loop.runUntilComplete(() => body(host, port)));
+  return messages;
+}
+
+/** CPython's request of these tests: GET, the status line, then (if `all`) the rest of the page. */
+async function getPage(rd: StreamReader, wr: StreamWriter, all = true): Promise<void> {
+  wr.write("GET / HTTP/1.0\r\n\r\n");
+  expect((await rd.readline()).toString()).toBe("HTTP/1.0 200 OK\r\n");
+  if (all) expect((await rd.read()).toString()).toMatch(/\r\n\r\nTest message$/u);
+}
+
 describe("CPython test_streams.py StreamTests: connections", () => {
   it("test_open_connection", { timeout: T }, async () => {
-    const messages = captureExceptions(loop);
-    await withTestServer(([host, port]) =>
-      loop.runUntilComplete(async () => {
-        const [reader, writer] = await openConnection(host, port);
-        writer.write("GET / HTTP/1.0\r\n\r\n");
-        expect((await reader.readline()).toString()).toBe("HTTP/1.0 200 OK\r\n");
-        expect((await reader.read()).toString()).toMatch(/\r\n\r\nTest message$/u);
-        writer.close();
-        await writer.waitClosed();
-      }),
-    );
+    const messages = await againstTestServer(async (host, port) => {
+      const [reader, writer] = await openConnection(host, port);
+      await getPage(reader, writer);
+      writer.close();
+      await writer.waitClosed();
+    });
     expect(messages).toEqual([]);
   });
 
   it("test_open_connection_error (connectionLost with an error: reads throw it)", { timeout: T }, async () => {
-    const messages = captureExceptions(loop);
-    await withTestServer(([host, port]) =>
-      loop.runUntilComplete(async () => {
-        const [reader, writer] = await openConnection(host, port);
-        // The transport dies with an error (CPython calls connection_lost(ZeroDivisionError())).
-        (writer.getExtraInfo("socket") as Socket).destroy(new RangeError("ZeroDivisionError"));
-        expect(await caught(reader.read())).toBeInstanceOf(Error);
-        writer.close();
-      }),
-    );
+    const messages = await againstTestServer(async (host, port) => {
+      const [reader, writer] = await openConnection(host, port);
+      // The transport dies with an error (CPython calls connection_lost(ZeroDivisionError())).
+      (writer.getExtraInfo("socket") as Socket).destroy(new RangeError("ZeroDivisionError"));
+      expect(await caught(reader.read())).toBeInstanceOf(Error);
+      writer.close();
+    });
     await runBriefly(loop);
     expect(messages).toEqual([]);
   });
@@ -533,79 +539,60 @@ describe("CPython test_streams.py StreamTests: connections", () => {
   });
 
   it("test_wait_closed_on_close / test_wait_closed_on_close_with_unread_data", { timeout: T }, async () => {
-    await withTestServer(([host, port]) =>
-      loop.runUntilComplete(async () => {
-        for (const readAll of [true, false]) {
-          const [rd, wr] = await openConnection(host, port);
-          wr.write("GET / HTTP/1.0\r\n\r\n");
-          expect((await rd.readline()).toString()).toBe("HTTP/1.0 200 OK\r\n");
-          if (readAll) expect((await rd.read()).toString()).toMatch(/Test message$/u);
-          expect(wr.isClosing()).toBe(false);
-          wr.close();
-          expect(wr.isClosing()).toBe(true);
-          await wr.waitClosed();
-        }
-      }),
-    );
+    await againstTestServer(async (host, port) => {
+      for (const readAll of [true, false]) {
+        const [rd, wr] = await openConnection(host, port);
+        await getPage(rd, wr, readAll);
+        expect(wr.isClosing()).toBe(false);
+        wr.close();
+        expect(wr.isClosing()).toBe(true);
+        await wr.waitClosed();
+      }
+    });
   });
 
   it("test_async_writer_api", { timeout: T }, async () => {
-    const messages = captureExceptions(loop);
-    await withTestServer(([host, port]) =>
-      loop.runUntilComplete(async () => {
-        const [rd, wr] = await openConnection(host, port);
-        wr.write("GET / HTTP/1.0\r\n\r\n");
-        expect((await rd.readline()).toString()).toBe("HTTP/1.0 200 OK\r\n");
-        expect((await rd.read()).toString()).toMatch(/\r\n\r\nTest message$/u);
-        wr.close();
-        await wr.waitClosed();
-      }),
-    );
+    const messages = await againstTestServer(async (host, port) => {
+      const [rd, wr] = await openConnection(host, port);
+      await getPage(rd, wr);
+      wr.close();
+      await wr.waitClosed();
+    });
     expect(messages).toEqual([]);
   });
 
   it("test_async_writer_api_exception_after_close", { timeout: T }, async () => {
-    const messages = captureExceptions(loop);
-    await withTestServer(([host, port]) =>
-      loop.runUntilComplete(async () => {
-        const [rd, wr] = await openConnection(host, port);
-        wr.write("GET / HTTP/1.0\r\n\r\n");
-        expect((await rd.readline()).toString()).toBe("HTTP/1.0 200 OK\r\n");
-        expect((await rd.read()).toString()).toMatch(/\r\n\r\nTest message$/u);
-        wr.close();
-        const err = await caught(async () => {
-          wr.write("data");
-          await wr.drain();
-        });
-        expect(err).toBeInstanceOf(ConnectionResetError);
-      }),
-    );
+    const messages = await againstTestServer(async (host, port) => {
+      const [rd, wr] = await openConnection(host, port);
+      await getPage(rd, wr);
+      wr.close();
+      const err = await caught(async () => {
+        wr.write("data");
+        await wr.drain();
+      });
+      expect(err).toBeInstanceOf(ConnectionResetError);
+    });
     expect(messages).toEqual([]);
   });
 
   it("test_async_writer_api_exception_after_close (drain right after close, nothing read)", { timeout: T }, async () => {
-    await withTestServer(([host, port]) =>
-      loop.runUntilComplete(async () => {
-        const [, wr] = await openConnection(host, port);
-        wr.close();
-        expect(await caught(wr.drain())).toBeInstanceOf(ConnectionResetError);
-        // drain() waited on a future of its own: the connection's close waiter is intact.
-        await wr.waitClosed();
-      }),
-    );
+    await againstTestServer(async (host, port) => {
+      const [, wr] = await openConnection(host, port);
+      wr.close();
+      expect(await caught(wr.drain())).toBeInstanceOf(ConnectionResetError);
+      // drain() waited on a future of its own: the connection's close waiter is intact.
+      await wr.waitClosed();
+    });
   });
 
   it("test_eof_feed_when_closing_writer", { timeout: T }, async () => {
-    const messages = captureExceptions(loop);
-    await withTestServer(([host, port]) =>
-      loop.runUntilComplete(async () => {
-        const [rd, wr] = await openConnection(host, port);
-        wr.close();
-        await wr.waitClosed();
-        expect(rd.atEof()).toBe(true);
-        expect((await rd.read()).length).toBe(0);
-      }),
-    );
+    const messages = await againstTestServer(async (host, port) => {
+      const [rd, wr] = await openConnection(host, port);
+      wr.close();
+      await wr.waitClosed();
+      expect(rd.atEof()).toBe(true);
+      expect((await rd.read()).length).toBe(0);
+    });
     expect(messages).toEqual([]);
   });
 

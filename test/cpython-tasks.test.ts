@@ -54,6 +54,11 @@ afterEach(() => {
  */
 const asFuture = <T>(f: T | Future<T>): Future<T> => f as Future<T>;
 
+/** Runs the loop until `aw` is done, which must end it cancelled. */
+async function expectCancelled(aw: Future<unknown>): Promise<void> {
+  expect(await caught(loop.runUntilComplete(aw))).toBeInstanceOf(CancelledError);
+}
+
 const newTask = <T>(fn: () => T | PromiseLike<T>, name = "TestTask"): Task<T> => loop.createTask(fn, { name });
 
 describe("CPython test_tasks.py BaseTaskTests: tasks, repr, cancellation", () => {
@@ -166,7 +171,7 @@ describe("CPython test_tasks.py BaseTaskTests: tasks, repr, cancellation", () =>
     expect(String(t)).toBe("<Task pending name='TestTask' coro=<notmuch()> cb=[Dummy()]>");
     t.cancel(); // does not take effect at once
     expect(String(t)).toBe("<Task cancelling name='TestTask' coro=<notmuch()> cb=[Dummy()]>");
-    expect(await caught(loop.runUntilComplete(t))).toBeInstanceOf(CancelledError);
+    await expectCancelled(t);
     expect(String(t)).toBe("<Task cancelled name='TestTask' coro=<notmuch()>>");
     const finished = newTask(notmuch);
     await loop.runUntilComplete(finished);
@@ -216,7 +221,7 @@ describe("CPython test_tasks.py BaseTaskTests: tasks, repr, cancellation", () =>
     expect(String(t)).toContain(" cancelling ");
     // A second request also counts (asyncio dropped the "already cancelling" early return).
     expect(t.cancel()).toBe(true);
-    expect(await caught(loop.runUntilComplete(t))).toBeInstanceOf(CancelledError);
+    await expectCancelled(t);
   });
 
   it("test_uncancel_basic", async () => {
@@ -239,7 +244,7 @@ describe("CPython test_tasks.py BaseTaskTests: tasks, repr, cancellation", () =>
     expect(t.cancelled()).toBe(false);
     expect(t.cancel()).toBe(true);
     expect(t.cancelling()).toBe(1);
-    expect(await caught(loop.runUntilComplete(t))).toBeInstanceOf(CancelledError);
+    await expectCancelled(t);
     expect(t.cancelled()).toBe(true);
     t.uncancel();
     expect(t.cancelled()).toBe(true);
@@ -302,7 +307,7 @@ describe("CPython test_tasks.py BaseTaskTests: tasks, repr, cancellation", () =>
       return 12;
     });
     loop.callSoon(() => t.cancel());
-    expect(await caught(loop.runUntilComplete(t))).toBeInstanceOf(CancelledError);
+    await expectCancelled(t);
     expect(t.done()).toBe(true);
     expect(t.cancelled()).toBe(true);
     expect(t.cancel()).toBe(false);
@@ -370,7 +375,7 @@ describe("CPython test_tasks.py BaseTaskTests: tasks, repr, cancellation", () =>
     });
     await runBriefly(loop);
     t.cancel();
-    expect(await caught(loop.runUntilComplete(t))).toBeInstanceOf(CancelledError);
+    await expectCancelled(t);
     expect(t.cancelled()).toBe(true);
     expect(t.cancel()).toBe(false);
   });
@@ -383,7 +388,7 @@ describe("CPython test_tasks.py BaseTaskTests: tasks, repr, cancellation", () =>
     });
     await runBriefly(loop);
     f.cancel();
-    expect(await caught(loop.runUntilComplete(t))).toBeInstanceOf(CancelledError);
+    await expectCancelled(t);
     expect(f.cancelled()).toBe(true);
     expect(t.cancelled()).toBe(true);
   });
@@ -397,7 +402,7 @@ describe("CPython test_tasks.py BaseTaskTests: tasks, repr, cancellation", () =>
     await runBriefly(loop);
     f.cancel();
     t.cancel();
-    expect(await caught(loop.runUntilComplete(t))).toBeInstanceOf(CancelledError);
+    await expectCancelled(t);
     expect(t.done()).toBe(true);
     expect(f.cancelled()).toBe(true);
     expect(t.cancelled()).toBe(true);
@@ -455,7 +460,7 @@ describe("CPython test_tasks.py BaseTaskTests: tasks, repr, cancellation", () =>
       return 12;
     });
     expect(t.cancelled()).toBe(false);
-    expect(await caught(loop.runUntilComplete(t))).toBeInstanceOf(CancelledError);
+    await expectCancelled(t);
     expect(t.cancelled()).toBe(true);
     expect(t.cancel()).toBe(false);
   });
@@ -465,7 +470,7 @@ describe("CPython test_tasks.py BaseTaskTests: tasks, repr, cancellation", () =>
       t.cancel();
       return 12;
     });
-    expect(await caught(loop.runUntilComplete(t))).toBeInstanceOf(CancelledError);
+    await expectCancelled(t);
     expect(t.cancelled()).toBe(true);
     expect(t.cancel()).toBe(false);
   });
@@ -501,7 +506,7 @@ describe("CPython test_tasks.py BaseTaskTests: tasks, repr, cancellation", () =>
     expect(t.done()).toBe(false);
     expect(x).toBe(2);
     t.cancel();
-    expect(await caught(loop.runUntilComplete(t))).toBeInstanceOf(CancelledError);
+    await expectCancelled(t);
   });
 
   it("test_task_cancel_sleeping_task", async () => {
@@ -1084,7 +1089,7 @@ describe("CPython test_tasks.py BaseTaskTests: sleep and shield", () => {
     await runBriefly(loop);
     expect((fut as unknown as Future<string>).cancelled()).toBe(true);
     // Nothing is left to keep the loop busy: a cancelled timer left the heap.
-    expect(await caught(loop.runUntilComplete(t))).toBeInstanceOf(CancelledError);
+    await expectCancelled(t);
   });
 
   it("test_shield_result", async () => {
