@@ -34,7 +34,7 @@ import { UnretrievedFutures, checkNotCoroutineFunction, debugFromEnvironment, re
 import { NodeTimerAlarm } from "./node-timer.js";
 import type { LoopInbox } from "./loop-inbox.js";
 import { TaskList } from "./task-list.js";
-import { channels, debug as debugLog, logger } from "./log.js";
+import { channels, debugLogEnabled, debugThread, logger, loopStarted, loopStopped } from "./log.js";
 import { ReadyQueue } from "./ready-queue.js";
 import { kLogDestroyPending, kMailbox, kSchedule, kScheduleCall, kStepBegin, kStepEnd } from "./symbols.js";
 import { kTaskAdd, kTaskDone, kTasks, kUnretrieved, kWake } from "./symbols.js";
@@ -129,7 +129,7 @@ export class EventLoop {
     this.#running = true;
     state.runningLoop = this;
     this.#inbox?.start();
-    if (channels.loopStart.hasSubscribers) channels.loopStart.publish({ loop: this });
+    loopStarted(this);
     const frame: Frame = { loop: this, task: null, ctx: null, data: currentData() };
     try {
       await als.run(frame, () => this.#runLoop());
@@ -141,7 +141,7 @@ export class EventLoop {
       this.#wakeResolve = null;
       this.#alarm.clear();
       this.#inbox?.stop();
-      if (channels.loopStop.hasSubscribers) channels.loopStop.publish({ loop: this });
+      loopStopped(this);
     }
   }
 
@@ -202,7 +202,7 @@ export class EventLoop {
   close(): void {
     if (this.#running) throw closeRunningError();
     if (this.#closed) return;
-    if (this.#debug) debugLog("Close %s", this.toString());
+    debugThread("close %s", this.toString());
     this.#closed = true;
     for (const task of this[kTasks]()) {
       if (!task.done() && task[kLogDestroyPending]) {
@@ -513,7 +513,7 @@ export class EventLoop {
         const handle = batch[i] as Runnable;
         batch[i] = undefined;
         if (handle.cancelled()) continue;
-        const debug = this.#debug;
+        const debug = this.#debug || debugLogEnabled;
         const started = debug ? performance.now() : 0;
         let returned: unknown;
         try {
