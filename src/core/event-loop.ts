@@ -502,6 +502,7 @@ export class EventLoop {
     const ready = this.#ready;
     const frame = this.#callbackFrame;
     const step = this.#step;
+    const timed = debugLogEnabled; // NODE_DEBUG=multiloop: report slow callbacks there too
     let iterations = 0;
     for (;;) {
       if (this.#timers.size > 0) this.#moveDueTimers();
@@ -513,7 +514,7 @@ export class EventLoop {
         const handle = batch[i] as Runnable;
         batch[i] = undefined;
         if (handle.cancelled()) continue;
-        const debug = this.#debug || debugLogEnabled;
+        const debug = this.#debug || timed;
         const started = debug ? performance.now() : 0;
         let returned: unknown;
         try {
