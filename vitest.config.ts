@@ -7,6 +7,8 @@ export default defineConfig({
     // tests in worker threads (vitest#8564); separate processes keep each test
     // file's threads, ports and exit codes its own.
     pool: "forks",
+    // One loud line per missing system program (redis-server); see test/system-programs.ts.
+    globalSetup: ["test/setup/system-programs.ts"],
     testTimeout: 20_000,
     hookTimeout: 20_000,
   },
