@@ -16,7 +16,7 @@ export interface SystemProgram {
 }
 
 export const REDIS_SERVER: SystemProgram = {
-  command: process.env["MULTILOOP_REDIS_SERVER"] ?? "redis-server",
+  command: process.env["MULTILOOP_REDIS_SERVER"] || "redis-server",
   install: "sudo apt-get install redis-server (or set MULTILOOP_REDIS_SERVER to a redis-server binary)",
 };
 
