@@ -88,6 +88,8 @@ export class EventLoop {
   #running = false;
   #stopping = false;
   #debug = debugFromEnvironment();
+  /** Time each callback: debug mode, or NODE_DEBUG=multiloop (which reports slow ones too). */
+  #timed = this.#debug || debugLogEnabled;
   #slowCallbackDuration = 100;
   #exceptionHandler: ExceptionHandler | null = null;
   #taskFactory: TaskFactory | null = null;
@@ -405,6 +407,7 @@ export class EventLoop {
   setDebug(enabled: boolean): void {
     if (typeof enabled !== "boolean") throw typeError("enabled", "a boolean", enabled);
     this.#debug = enabled;
+    this.#timed = enabled || debugLogEnabled;
   }
 
   /** In debug mode, callbacks and task steps slower than this many milliseconds are reported. */
@@ -502,7 +505,6 @@ export class EventLoop {
     const ready = this.#ready;
     const frame = this.#callbackFrame;
     const step = this.#step;
-    const timed = debugLogEnabled; // NODE_DEBUG=multiloop: report slow callbacks there too
     let iterations = 0;
     for (;;) {
       if (this.#timers.size > 0) this.#moveDueTimers();
@@ -514,7 +516,7 @@ export class EventLoop {
         const handle = batch[i] as Runnable;
         batch[i] = undefined;
         if (handle.cancelled()) continue;
-        const debug = this.#debug || timed;
+        const debug = this.#timed;
         const started = debug ? performance.now() : 0;
         let returned: unknown;
         try {
