@@ -3,6 +3,10 @@
  */
 import { currentThreadName, getRunningLoop, sleep } from "multiloop";
 
+/**
+ * A class of the application's own. A thread that registers it (`registerErrorClass`) receives it
+ * as itself; one that does not gets a `RemoteError` with `remoteName` "PaymentDeclined".
+ */
 export class PaymentDeclined extends Error {
   override name = "PaymentDeclined";
 }

@@ -3,6 +3,7 @@
  */
 import { parentPort } from "node:worker_threads";
 import { getEventLoop, newEventLoop, setEventLoop, sleep, currentThreadName } from "multiloop";
+import { describeError } from "./describe-error.js";
 
 const port = parentPort;
 if (port === null) throw new Error("raw-worker.js runs in a worker thread");
@@ -11,7 +12,7 @@ try {
   getEventLoop();
   port.postMessage({ step: "getEventLoop()", outcome: "returned a loop (unexpected)" });
 } catch (err) {
-  port.postMessage({ step: "getEventLoop()", outcome: `${(err as Error).name}: ${(err as Error).message}` });
+  port.postMessage({ step: "getEventLoop()", outcome: describeError(err) });
 }
 
 const loop = newEventLoop();

@@ -9,6 +9,7 @@
  */
 import { pathToFileURL } from "node:url";
 import { ThreadQueue, createTask, run, spawnLoopThread } from "multiloop";
+import type * as Stages from "./thread-pipeline-stages.js";
 import type { Job, LogLine } from "./thread-pipeline-stages.js";
 
 const JOBS_PER_PRODUCER = 6;
@@ -30,7 +31,7 @@ export async function main(): Promise<void> {
 
     const stages = new URL("./thread-pipeline-stages.js", import.meta.url);
     const names = ["producer-1", "producer-2", "consumer-1", "consumer-2"];
-    const [p1, p2, c1, c2] = await Promise.all(names.map((name) => spawnLoopThread({ name, module: stages })));
+    const [p1, p2, c1, c2] = await Promise.all(names.map((name) => spawnLoopThread<typeof Stages>({ name, module: stages })));
     if (p1 === undefined || p2 === undefined || c1 === undefined || c2 === undefined) throw new Error("unreachable");
     console.log(
       `Pipeline: ${names.slice(0, 2).join(", ")} -> ThreadQueue(maxsize ${MAXSIZE}) -> ${names.slice(2).join(", ")} ` +
@@ -39,9 +40,9 @@ export async function main(): Promise<void> {
     started = performance.timeOrigin + performance.now();
 
     // The queues cross to the other threads as plain call arguments.
-    const consumed = [c1, c2].map((c) => c.call<number>("consume", jobs, log, MS_PER_JOB));
+    const consumed = [c1, c2].map((c) => c.call("consume", jobs, log, MS_PER_JOB));
     const produced = await Promise.all(
-      [p1, p2].map((p, i) => p.call<{ put: number; waits: number }>("produce", jobs, log, i + 1, JOBS_PER_PRODUCER)),
+      [p1, p2].map((p, i) => p.call("produce", jobs, log, i + 1, JOBS_PER_PRODUCER)),
     );
     // Everything is in: close, and the consumers' `for await` ends once they drained the rest.
     jobs.close();

@@ -156,7 +156,7 @@ describe("runInExecutor", () => {
   it("a shut-down PoolExecutor refuses new work", { timeout: 30_000 }, async () => {
     const p = new PoolExecutor({ maxThreads: 1 });
     await p.shutdown();
-    await expect(p.run(() => 1)).rejects.toThrow("cannot schedule new futures after shutdown");
+    await expect(p.run(() => 1, [])).rejects.toThrow("cannot schedule new futures after shutdown");
   });
 });
 

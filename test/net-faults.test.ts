@@ -1,10 +1,13 @@
 import type { AddressInfo } from "node:net";
+import { constants as osConstants } from "node:os";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
 import {
   ConnectionError,
   ConnectionRefusedError,
+  ConnectionResetError,
   GaiError,
+  OSError,
   getRunningLoop,
   openConnection,
   run,
@@ -23,17 +26,17 @@ describe("faults", () => {
         new Promise<number>((resolve) => worker.once("exit", resolve)),
       ]);
       const r = message.results;
-      expect(r["refused"]).toBe("ConnectionRefusedError:ERR_LOOP_CONNECTION_REFUSED");
-      expect(r["refusedProtocol"]).toBe("ConnectionRefusedError:ERR_LOOP_CONNECTION_REFUSED");
-      expect(r["dns"]).toBe("GaiError:ERR_LOOP_GAI");
+      expect(r["refused"]).toBe("ConnectionRefusedError:ECONNREFUSED");
+      expect(r["refusedProtocol"]).toBe("ConnectionRefusedError:ECONNREFUSED");
+      expect(r["dns"]).toBe("GaiError:ENOTFOUND");
       // Depending on timing the kernel reports the reset on read or on write.
-      expect(["ConnectionResetError:ERR_LOOP_CONNECTION_RESET", "BrokenPipeError:ERR_LOOP_BROKEN_PIPE"]).toContain(r["reset"]);
+      expect(["ConnectionResetError:ECONNRESET", "BrokenPipeError:EPIPE"]).toContain(r["reset"]);
       expect(r["afterServerClose"]).toBe("still served\n");
       expect(r["eofAfterCloseClients"]).toBe("0");
       expect(r["overrun"]).toBe("LimitOverrunError:ERR_LOOP_LIMIT_OVERRUN");
       expect(r["readlineOverrun"]).toBe("RangeError:");
       expect(r["timeout"]).toBe("TimeoutError:ERR_LOOP_TIMEOUT");
-      expect(r["missingProgram"]).toBe("FileNotFoundError:ERR_LOOP_FILE_NOT_FOUND");
+      expect(r["missingProgram"]).toBe("FileNotFoundError:ENOENT");
       expect(message.stray).toEqual([]);
       expect(exitCode).toBe(0);
     } finally {
@@ -51,13 +54,41 @@ describe("faults", () => {
       const refused = await openConnection("127.0.0.1", port).catch((e: unknown) => e);
       expect(refused).toBeInstanceOf(ConnectionRefusedError);
       expect(refused).toBeInstanceOf(ConnectionError);
-      expect((refused as ConnectionRefusedError).errno).toBe("ECONNREFUSED");
-      expect((refused as ConnectionRefusedError).syscall).toBe("connect");
-      expect(((refused as Error).cause as { code: string }).code).toBe("ECONNREFUSED");
+      expect(refused).toBeInstanceOf(OSError);
+      // Node's fields, as on the Node error (its `cause`): code, numeric errno, syscall, address, port.
+      const cause = (refused as Error).cause as NodeJS.ErrnoException & { address: string; port: number };
+      expect(cause.code).toBe("ECONNREFUSED");
+      expect(refused).toMatchObject({
+        name: "ConnectionRefusedError",
+        code: "ECONNREFUSED",
+        errno: cause.errno,
+        syscall: "connect",
+        address: "127.0.0.1",
+        port,
+      });
+      expect((refused as OSError).errno).toBe(-osConstants.errno.ECONNREFUSED);
       const dns = await openConnection("no-such-host.invalid", 80).catch((e: unknown) => e);
       expect(dns).toBeInstanceOf(GaiError);
+      expect(dns).toMatchObject({ syscall: "getaddrinfo", hostname: "no-such-host.invalid" });
+      expect(["ENOTFOUND", "EAI_AGAIN"]).toContain((dns as GaiError).code);
+      expect(typeof (dns as GaiError).errno).toBe("number");
     });
   }, 30_000);
+
+  it("OS errors made without a Node error carry the code their class stands for, as Node would", () => {
+    const reset = new ConnectionResetError("Connection lost");
+    expect(reset).toBeInstanceOf(ConnectionError);
+    expect(reset).toBeInstanceOf(OSError);
+    expect({ ...reset }).toEqual({ code: "ECONNRESET", errno: -osConstants.errno.ECONNRESET });
+    expect(new OSError("odd", { code: "EBUSY", syscall: "rmdir", path: "/x" })).toMatchObject({
+      code: "EBUSY",
+      errno: -osConstants.errno.EBUSY,
+      syscall: "rmdir",
+      path: "/x",
+    });
+    // A base OSError without a system code keeps the package's code, and no errno.
+    expect({ ...new OSError("no code") }).toEqual({ code: "ERR_LOOP_OS" });
+  });
 
   it("binding a port in use is an OSError with asyncio's message", async () => {
     await run(async () => {
@@ -65,7 +96,8 @@ describe("faults", () => {
       try {
         const port = (server.sockets[0]?.address() as AddressInfo).port;
         const err = await startServer(() => {}, "127.0.0.1", port).catch((e: unknown) => e);
-        expect((err as { errno: string }).errno).toBe("EADDRINUSE");
+        expect(err).toBeInstanceOf(OSError);
+        expect(err).toMatchObject({ code: "EADDRINUSE", errno: -osConstants.errno.EADDRINUSE, syscall: "listen", port });
         expect((err as Error).message).toBe(
           `error while attempting to bind on address ('127.0.0.1', ${port}): address already in use`,
         );

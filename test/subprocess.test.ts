@@ -1,5 +1,5 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants as osConstants, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it } from "vitest";
@@ -104,7 +104,7 @@ describe("createSubprocessExec / createSubprocessShell", () => {
         try {
           proc.kill();
         } catch (err) {
-          expect((err as ProcessLookupError).code).toBe("ERR_LOOP_PROCESS_LOOKUP");
+          expect(err).toMatchObject({ code: "ESRCH", errno: -osConstants.errno.ESRCH, syscall: "kill" });
           expect(err).toBeInstanceOf(OSError);
         }
       }
@@ -143,8 +143,11 @@ describe("createSubprocessExec / createSubprocessShell", () => {
       await run(async () => {
         const missing = await createSubprocessExec(join(dir, "nope"), [], { stdout: "pipe" }).catch((e: unknown) => e);
         expect(missing).toBeInstanceOf(FileNotFoundError);
-        expect((missing as FileNotFoundError).code).toBe("ERR_LOOP_FILE_NOT_FOUND");
-        expect((missing as FileNotFoundError).errno).toBe("ENOENT");
+        // Node's fields, as every Node user checks them, on asyncio's class.
+        expect(missing).toBeInstanceOf(OSError);
+        expect(missing).toMatchObject({ code: "ENOENT", errno: -2, path: join(dir, "nope") });
+        expect((missing as FileNotFoundError).syscall).toMatch(/^spawn /u);
+        expect(((missing as Error).cause as NodeJS.ErrnoException).code).toBe("ENOENT");
         const denied = await createSubprocessExec(plain).catch((e: unknown) => e);
         expect(denied).toBeInstanceOf(PermissionError);
       });

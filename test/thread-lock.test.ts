@@ -17,6 +17,7 @@ import {
   spawnLoopThread,
   type LoopThread,
 } from "multiloop";
+import type * as SyncTasks from "./fixtures/thread-sync-tasks.js";
 import { fixture } from "./helpers.js";
 
 const tasks = fixture("thread-sync-tasks");
@@ -176,21 +177,21 @@ describe("ThreadLock and ThreadSemaphore in one thread", () => {
 });
 
 describe("ThreadLock and ThreadSemaphore across loop threads", () => {
-  const threads: LoopThread[] = [];
+  const threads: LoopThread<typeof SyncTasks>[] = [];
   beforeAll(async () => {
-    for (let i = 0; i < 4; i++) threads.push(await spawnLoopThread({ name: `lock-${i}`, module: tasks }));
+    for (let i = 0; i < 4; i++) threads.push(await spawnLoopThread<typeof SyncTasks>({ name: `lock-${i}`, module: tasks }));
   }, 60_000);
   afterAll(async () => {
     await Promise.all(threads.map((t) => t.stop()));
   }, 60_000);
 
-  const thread = (i: number): LoopThread => threads[i] as LoopThread;
+  const thread = (i: number): LoopThread<typeof SyncTasks> => threads[i] as LoopThread<typeof SyncTasks>;
 
   it("mutual exclusion: a counter updated non-atomically under the lock by 4 threads x 2 tasks stays exact", { timeout: 120_000 }, async () => {
     const lock = new ThreadLock();
     const counter = counters(2);
     const iterations = 150;
-    const maxInside = await Promise.all(threads.map((t) => t.call<number>("hammer", lock, counter, iterations, 2, false)));
+    const maxInside = await Promise.all(threads.map((t) => t.call("hammer", lock, counter, iterations, 2, false)));
     expect(maxInside).toEqual([1, 1, 1, 1]);
     expect(counter[0]).toBe(4 * 2 * iterations);
     expect(lock.locked()).toBe(false);
@@ -199,7 +200,7 @@ describe("ThreadLock and ThreadSemaphore across loop threads", () => {
   it("a semaphore of 2 never admits more than 2 holders across 4 threads", { timeout: 120_000 }, async () => {
     const semaphore = new ThreadSemaphore(2);
     const counter = counters(2);
-    const maxInside = await Promise.all(threads.map((t) => t.call<number>("hammer", semaphore, counter, 150, 2, true)));
+    const maxInside = await Promise.all(threads.map((t) => t.call("hammer", semaphore, counter, 150, 2, true)));
     for (const m of maxInside) expect(m).toBeLessThanOrEqual(2);
     expect(counter[0]).toBe(4 * 2 * 150);
     expect(semaphore.locked()).toBe(false);
@@ -255,7 +256,7 @@ describe("ThreadLock and ThreadSemaphore across loop threads", () => {
     const lock = new ThreadLock();
     const flags = counters(3);
     try {
-      const hog = thread(0).call<{ rounds: number; roundsWhileOtherWaited: number }>("hog", lock, flags, 300);
+      const hog = thread(0).call("hog", lock, flags, 300);
       // Let the hog get going (it behaves the same if it has not).
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(await thread(1).call("askOnce", lock, flags)).toBe("served");
@@ -321,7 +322,7 @@ describe("ThreadLock and ThreadSemaphore across loop threads", () => {
     await run(async () => {
       const lock = new ThreadLock();
       await lock.acquire();
-      const shortLived = await spawnLoopThread({ name: "short-lived", module: tasks });
+      const shortLived = await spawnLoopThread<typeof SyncTasks>({ name: "short-lived", module: tasks });
       expect(await shortLived.call("acquireWithin", lock, 20)).toBe("TimeoutError");
       await shortLived.stop();
       lock.release();
@@ -333,7 +334,7 @@ describe("ThreadLock and ThreadSemaphore across loop threads", () => {
     await run(async () => {
       const lock = new ThreadLock();
       await lock.acquire();
-      const victim = await spawnLoopThread({ name: "dies-in-line", module: tasks });
+      const victim = await spawnLoopThread<typeof SyncTasks>({ name: "dies-in-line", module: tasks });
       const asked = counters(1);
       void victim.call("acquireUntilCancelled", lock, asked).catch(() => undefined);
       await until(asked, 0);
@@ -367,7 +368,7 @@ describe("ThreadLock and ThreadSemaphore across loop threads", () => {
   it("documented risk: a lock held by a thread that dies stays held; acquire({ timeout }) is the way out", { timeout: 60_000 }, async () => {
     await run(async () => {
       const lock = new ThreadLock();
-      const victim = await spawnLoopThread({ name: "victim", module: tasks });
+      const victim = await spawnLoopThread<typeof SyncTasks>({ name: "victim", module: tasks });
       const release = counters(1);
       const held = counters(1);
       void victim.call("holdUntil", lock, release, held).catch(() => undefined);

@@ -10,6 +10,7 @@
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type * as SyncTasks from "./fixtures/thread-sync-tasks.js";
 import { ThreadQueue, TimeoutError, createTask, run, sleep, spawnLoopThread, waitFor, type LoopThread, type Task } from "multiloop";
 import { fixture } from "./helpers.js";
 
@@ -76,9 +77,9 @@ function fromRemote(r: { ok: boolean; value?: unknown; error?: string }): Outcom
 }
 
 describe("ThreadQueue against a model", () => {
-  let remote: LoopThread;
+  let remote: LoopThread<typeof SyncTasks>;
   beforeAll(async () => {
-    remote = await spawnLoopThread({ name: "tq-model", module: fixture("thread-sync-tasks") });
+    remote = await spawnLoopThread<typeof SyncTasks>({ name: "tq-model", module: fixture("thread-sync-tasks") });
   }, 30_000);
   afterAll(async () => {
     await remote.stop();

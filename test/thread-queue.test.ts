@@ -22,6 +22,7 @@ import {
   waitFor,
   type LoopThread,
 } from "multiloop";
+import type * as SyncTasks from "./fixtures/thread-sync-tasks.js";
 import { fixture, runWorker } from "./helpers.js";
 
 const tasks = fixture("thread-sync-tasks");
@@ -297,9 +298,9 @@ describe("ThreadQueue in one thread", () => {
 });
 
 describe("ThreadQueue across loop threads", () => {
-  const threads: LoopThread[] = [];
+  const threads: LoopThread<typeof SyncTasks>[] = [];
   beforeAll(async () => {
-    for (let i = 0; i < 8; i++) threads.push(await spawnLoopThread({ name: `tq-${i}`, module: tasks }));
+    for (let i = 0; i < 8; i++) threads.push(await spawnLoopThread<typeof SyncTasks>({ name: `tq-${i}`, module: tasks }));
   }, 60_000);
   afterAll(async () => {
     await Promise.all(threads.map((t) => t.stop()));
@@ -315,9 +316,9 @@ describe("ThreadQueue across loop threads", () => {
       const inFlight = new Int32Array(new SharedArrayBuffer(4));
       const producers = threads.slice(0, 4);
       const consumers = threads.slice(4, 8);
-      const consuming = consumers.map((t) => t.call<number[]>("consume", queue, inFlight));
+      const consuming = consumers.map((t) => t.call("consume", queue, inFlight));
       const produced = await Promise.all(
-        producers.map((t, p) => t.call<{ maxInFlight: number; maxQsize: number }>("produce", queue, p, perProducer, inFlight)),
+        producers.map((t, p) => t.call("produce", queue, p, perProducer, inFlight)),
       );
       queue.close();
       const received = await Promise.all(consuming);
@@ -350,8 +351,8 @@ describe("ThreadQueue across loop threads", () => {
 
   it("putMany/getMany between threads: every item once, in order per producer", { timeout: 120_000 }, async () => {
     const queue = new ThreadQueue<number>({ maxsize: 500 });
-    const consuming = [threads[4], threads[5]].map((t) => (t as LoopThread).call<number[]>("consumeMany", queue, 128));
-    await Promise.all([threads[0], threads[1]].map((t, p) => (t as LoopThread).call("produceMany", queue, p, 50_000, 1000)));
+    const consuming = [threads[4], threads[5]].map((t) => (t as LoopThread<typeof SyncTasks>).call("consumeMany", queue, 128));
+    await Promise.all([threads[0], threads[1]].map((t, p) => (t as LoopThread<typeof SyncTasks>).call("produceMany", queue, p, 50_000, 1000)));
     queue.close();
     const received = await Promise.all(consuming);
     const all = received.flat();
@@ -375,10 +376,10 @@ describe("ThreadQueue across loop threads", () => {
       full.putNowait(-2);
       const ready = new Int32Array(new SharedArrayBuffer(4));
       const waiting = [
-        (threads[0] as LoopThread).call<string[]>("waitingGets", empty, 3, ready),
-        (threads[1] as LoopThread).call<string[]>("waitingGets", empty, 2, ready),
-        (threads[2] as LoopThread).call<string[]>("waitingPuts", full, 3, ready),
-        (threads[3] as LoopThread).call<string[]>("waitingPuts", full, 2, ready),
+        (threads[0] as LoopThread<typeof SyncTasks>).call("waitingGets", empty, 3, ready),
+        (threads[1] as LoopThread<typeof SyncTasks>).call("waitingGets", empty, 2, ready),
+        (threads[2] as LoopThread<typeof SyncTasks>).call("waitingPuts", full, 3, ready),
+        (threads[3] as LoopThread<typeof SyncTasks>).call("waitingPuts", full, 2, ready),
       ];
       const local = [createTask(() => empty.get()), createTask(() => full.put(0))];
       // Let them all start waiting (whether they do before or after close, they must end the same way).
@@ -390,9 +391,9 @@ describe("ThreadQueue across loop threads", () => {
       expect(outcomes).toEqual(Array<string>(10).fill("QueueShutDown"));
       for (const task of local) expect(await rejection(task)).toBeInstanceOf(QueueShutDown);
       // What was queued before close() is still delivered, then QueueShutDown.
-      expect(await (threads[4] as LoopThread).call("getOne", full)).toBe(-1);
+      expect(await (threads[4] as LoopThread<typeof SyncTasks>).call("getOne", full)).toBe(-1);
       expect(await full.get()).toBe(-2);
-      expect(await rejection((threads[4] as LoopThread).call("getOne", full))).toMatchObject({ name: "QueueShutDown" });
+      expect(await rejection((threads[4] as LoopThread<typeof SyncTasks>).call("getOne", full))).toMatchObject({ name: "QueueShutDown" });
     });
   });
 
@@ -404,18 +405,18 @@ describe("ThreadQueue across loop threads", () => {
         expect(await t.call("remotePutNowait", queue, "again")).toEqual({ ok: true, value: undefined });
       }
       expect(queue.qsize()).toBe(8);
-      expect(await (threads[5] as LoopThread).call("remoteState", queue)).toEqual({ qsize: 8, empty: false, full: false, closed: false });
+      expect(await (threads[5] as LoopThread<typeof SyncTasks>).call("remoteState", queue)).toEqual({ qsize: 8, empty: false, full: false, closed: false });
       const got = [];
-      for (let i = 0; i < 8; i++) got.push(await (threads[6] as LoopThread).call("getOne", queue));
+      for (let i = 0; i < 8; i++) got.push(await (threads[6] as LoopThread<typeof SyncTasks>).call("getOne", queue));
       expect(got).toEqual(threads.slice(0, 4).flatMap((t) => [`from main to ${t.threadName}`, "again"]));
       // A queue made in a worker comes back as a result, items included, and still works both ways.
-      const made = await (threads[7] as LoopThread).call<ThreadQueue<string>>("makeQueue", ["x", "y"]);
+      const made = await (threads[7] as LoopThread<typeof SyncTasks>).call("makeQueue", ["x", "y"]);
       expect(made).toBeInstanceOf(ThreadQueue);
       expect(made.maxsize).toBe(100);
       expect(await made.get()).toBe("x");
       made.putNowait("z");
-      expect(await (threads[7] as LoopThread).call("getOne", made)).toBe("y");
-      expect(await (threads[0] as LoopThread).call("getOne", made)).toBe("z");
+      expect(await (threads[7] as LoopThread<typeof SyncTasks>).call("getOne", made)).toBe("y");
+      expect(await (threads[0] as LoopThread<typeof SyncTasks>).call("getOne", made)).toBe("z");
       expect(ThreadQueue.from(made)).toBe(made);
     });
   });

@@ -22,6 +22,8 @@ import {
   spawnLoopThread,
   type LoopThread,
 } from "multiloop";
+import type * as Tasks from "./fixtures/thread-tasks.js";
+import type * as Senders from "./fixtures/sender-tasks.js";
 import { fixture } from "./helpers.js";
 import { QuotaError } from "../dist/test/fixtures/thread-tasks.js";
 
@@ -29,9 +31,9 @@ const tasks = fixture("thread-tasks");
 const senders = fixture("sender-tasks");
 
 describe("loop threads", () => {
-  let io: LoopThread;
+  let io: LoopThread<typeof Tasks>;
   beforeAll(async () => {
-    io = await spawnLoopThread({ name: "io-1", module: tasks });
+    io = await spawnLoopThread<typeof Tasks>({ name: "io-1", module: tasks });
   }, 30_000);
   afterAll(async () => {
     await io.stop();
@@ -47,16 +49,18 @@ describe("loop threads", () => {
   });
 
   it("runCoroutineThreadsafe returns a ConcurrentFuture, also as a top-level function", { timeout: 20_000 }, async () => {
-    const cf = io.handle.runCoroutineThreadsafe<number>("add", 1, 1);
+    const cf = io.handle.runCoroutineThreadsafe("add", 1, 1);
     expect(cf).toBeInstanceOf(ConcurrentFuture);
     expect(await cf).toBe(2);
     expect(cf.done()).toBe(true);
     expect(cf.result()).toBe(2);
-    expect(await runCoroutineThreadsafe<number>(io.handle, "add", 20, 22)).toBe(42);
+    expect(await runCoroutineThreadsafe(io.handle, "add", 20, 22)).toBe(42);
   });
 
   it("an unknown target rejects with RemoteError whose remoteName is LookupError", { timeout: 20_000 }, async () => {
-    const err = await io.call("noSuchFunction").then(() => null, (e: unknown) => e);
+    // Untyped on purpose: with the module's type, TypeScript refuses the name already.
+    const untyped: LoopThread = io;
+    const err = await untyped.call("noSuchFunction").then(() => null, (e: unknown) => e);
     expect(err).toBeInstanceOf(RemoteError);
     expect((err as RemoteError).remoteName).toBe("LookupError");
     expect((err as RemoteError).threadName).toBe("io-1");
@@ -64,19 +68,21 @@ describe("loop threads", () => {
   });
 
   it("an argument that cannot be cloned fails at the call site with a TypeError naming the target", { timeout: 20_000 }, () => {
-    expect(() => io.handle.runCoroutineThreadsafe("slowEcho", () => 1, 1)).toThrow(TypeError);
-    expect(() => io.handle.callSoonThreadsafe("record", { when: Symbol("x") })).toThrow(/'record'/);
+    // Untyped on purpose: the wrong arguments are the point.
+    const handle: LoopHandle = io.handle;
+    expect(() => handle.runCoroutineThreadsafe("slowEcho", () => 1, 1)).toThrow(TypeError);
+    expect(() => handle.callSoonThreadsafe("record", { when: Symbol("x") })).toThrow(/'record'/);
     // The position of the refused value, down through arrays, objects, Maps and Sets.
-    expect(() => io.handle.callSoonThreadsafe("record", { when: Symbol("x") })).toThrow(
+    expect(() => handle.callSoonThreadsafe("record", { when: Symbol("x") })).toThrow(
       "Cannot send the arguments[0].when of 'record' to another thread: a symbol cannot be cloned.",
     );
-    expect(() => io.handle.callSoonThreadsafe("record", 1, [{ a: new Map([["k", [0, () => 1]]]) }])).toThrow(
+    expect(() => handle.callSoonThreadsafe("record", 1, [{ a: new Map([["k", [0, () => 1]]]) }])).toThrow(
       "Cannot send the arguments[1][0].a.get(k)[1] of 'record' to another thread: a function cannot be cloned.",
     );
-    expect(() => io.handle.callSoonThreadsafe("record", new Set([new WeakMap()]))).toThrow(
+    expect(() => handle.callSoonThreadsafe("record", new Set([new WeakMap()]))).toThrow(
       "Cannot send the arguments[0] (a Set item) of 'record' to another thread: a WeakMap cannot be cloned.",
     );
-    expect(() => io.handle.runCoroutineThreadsafe("slowEcho", Promise.resolve(1), 1)).toThrow(/a Promise cannot be cloned/);
+    expect(() => handle.runCoroutineThreadsafe("slowEcho", Promise.resolve(1), 1)).toThrow(/a Promise cannot be cloned/);
   });
 
   it("a result that cannot be cloned rejects with a TypeError", { timeout: 20_000 }, async () => {
@@ -86,7 +92,7 @@ describe("loop threads", () => {
   });
 
   it("cancel() cancels the remote task, which sees CancelledError and cleans up; the caller's future ends cancelled", { timeout: 20_000 }, async () => {
-    const before = await io.call<number>("cleanups");
+    const before = await io.call("cleanups");
     const cf = io.handle.runCoroutineThreadsafe("waitForCancel");
     await io.call("add", 0, 0); // the call above has started by now (same channel, FIFO)
     expect(cf.cancel()).toBe(true);
@@ -94,12 +100,12 @@ describe("loop threads", () => {
     await expect(cf).rejects.toBeInstanceOf(CancelledError);
     // The cleanup ran on the remote loop: poll through the loop (no timing assumptions).
     let after = before;
-    for (let i = 0; i < 100 && after === before; i++) after = await io.call<number>("cleanups");
+    for (let i = 0; i < 100 && after === before; i++) after = await io.call("cleanups");
     expect(after).toBe(before + 1);
   });
 
   it("cancelling the task that awaits a remote call cancels the remote task", { timeout: 20_000 }, async () => {
-    const before = await io.call<number>("cleanups");
+    const before = await io.call("cleanups");
     const outcome = await run(async () => {
       const waiter = createTask(async () => io.handle.runCoroutineThreadsafe("waitForCancel"));
       await sleep(0);
@@ -114,15 +120,15 @@ describe("loop threads", () => {
     });
     expect(outcome).toBe("cancelled");
     let after = before;
-    for (let i = 0; i < 100 && after === before; i++) after = await io.call<number>("cleanups");
+    for (let i = 0; i < 100 && after === before; i++) after = await io.call("cleanups");
     expect(after).toBe(before + 1);
   });
 
   it("one remote call awaited by several tasks and by plain code: each gets the result; a failure reaches all", { timeout: 20_000 }, async () => {
     const results = await run(async () => {
-      const cf = io.handle.runCoroutineThreadsafe<string>("slowEcho", "shared", 20);
-      const waiters = [0, 1, 2].map((i) => createTask(async () => `${i}:${await cf}`));
-      const plain = cf.then((v) => `plain:${v}`);
+      const cf = io.handle.runCoroutineThreadsafe("slowEcho", "shared", 20);
+      const waiters = [0, 1, 2].map((i) => createTask(async () => `${i}:${String(await cf)}`));
+      const plain = cf.then((v) => `plain:${String(v)}`);
       return [...(await gather(...waiters)), await plain];
     });
     expect(results).toEqual(["0:shared", "1:shared", "2:shared", "plain:shared"]);
@@ -131,17 +137,17 @@ describe("loop threads", () => {
       const waiters = [0, 1].map(() => createTask(async () => cf));
       return gather(waiters, { returnExceptions: true });
     });
-    expect(errors.map((e) => (e as Error).name)).toEqual(["TypeError", "TypeError"]);
+    expect(errors.map((e: unknown) => (e as Error).name)).toEqual(["TypeError", "TypeError"]);
   });
 
   it("calls cancelled while others run: every other call gets its own answer, also when ids are reused", { timeout: 30_000 }, async () => {
     for (let round = 0; round < 3; round++) {
-      const calls = Array.from({ length: 300 }, (_, i) => io.handle.runCoroutineThreadsafe<number>("slowEcho", i, i % 4));
+      const calls = Array.from({ length: 300 }, (_, i) => io.handle.runCoroutineThreadsafe("slowEcho", i, i % 4));
       // Cancelled now: answers to these may still be on their way while new calls go out.
       calls.forEach((cf, i) => {
         if (i % 3 === 0) cf.cancel();
       });
-      const more = Array.from({ length: 100 }, (_, i) => io.handle.runCoroutineThreadsafe<number>("add", i, 1000));
+      const more = Array.from({ length: 100 }, (_, i) => io.handle.runCoroutineThreadsafe("add", i, 1000));
       const outcomes = await Promise.all(calls.map((cf) => cf.then((v) => v, (e: unknown) => e)));
       outcomes.forEach((outcome, i) => {
         if (i % 3 === 0) expect(outcome).toBeInstanceOf(CancelledError);
@@ -153,7 +159,7 @@ describe("loop threads", () => {
 
   it("10,000 remote calls under one Promise.all: every result arrives, in argument order", { timeout: 60_000 }, async () => {
     const values = await run(async () => {
-      const calls = Array.from({ length: 10_000 }, (_, i) => io.handle.runCoroutineThreadsafe<number>("add", i, 1));
+      const calls = Array.from({ length: 10_000 }, (_, i) => io.handle.runCoroutineThreadsafe("add", i, 1));
       return Promise.all(calls);
     });
     expect(values.length).toBe(10_000);
@@ -207,11 +213,11 @@ describe("loop threads", () => {
   });
 
   it("handles cross threads as arguments and results, each copy with its own channel", { timeout: 30_000 }, async () => {
-    const relay = await spawnLoopThread({ name: "relay", module: senders });
+    const relay = await spawnLoopThread<typeof Senders>({ name: "relay", module: senders });
     try {
       expect(await relay.call("relay", io.handle, 40, 2)).toBe(42);
       expect(await relay.call("relay", io.handle, 1, 1)).toBe(2);
-      const back = await relay.call<LoopHandle>("myHandle");
+      const back = await relay.call("myHandle");
       expect(back).toBeInstanceOf(LoopHandle);
       expect(back.threadName).toBe("relay");
       expect(await back.runCoroutineThreadsafe("relay", io.handle, 5, 5)).toBe(10);
@@ -236,12 +242,12 @@ describe("loop threads", () => {
 
 describe("callSoonThreadsafe across threads", () => {
   it("4 threads x 50,000 calls into one loop: per-sender FIFO, every call exactly once", { timeout: 180_000 }, async () => {
-    const target = await spawnLoopThread({ name: "target", module: tasks });
-    const sendersThreads = await Promise.all([0, 1, 2, 3].map((i) => spawnLoopThread({ name: `sender-${i}`, module: senders })));
+    const target = await spawnLoopThread<typeof Tasks>({ name: "target", module: tasks });
+    const sendersThreads = await Promise.all([0, 1, 2, 3].map((i) => spawnLoopThread<typeof Senders>({ name: `sender-${i}`, module: senders })));
     try {
-      const sent = await Promise.all(sendersThreads.map((s, i) => s.call<number>("blast", target.handle, i, 50_000)));
+      const sent = await Promise.all(sendersThreads.map((s, i) => s.call("blast", target.handle, i, 50_000)));
       expect(sent).toEqual([50_000, 50_000, 50_000, 50_000]);
-      const recorded = await target.call<Array<[number, number]>>("recorded");
+      const recorded = await target.call("recorded");
       expect(recorded).toHaveLength(200_000);
       const next = [0, 0, 0, 0];
       for (const [sender, seq] of recorded) {
@@ -256,7 +262,7 @@ describe("callSoonThreadsafe across threads", () => {
   });
 
   it("calls into a closed loop throw synchronously", { timeout: 20_000 }, async () => {
-    const t = await spawnLoopThread({ module: tasks });
+    const t = await spawnLoopThread<typeof Tasks>({ module: tasks });
     const handle = t.handle;
     await t.stop();
     expect(handle.isClosed()).toBe(true);
@@ -267,7 +273,7 @@ describe("callSoonThreadsafe across threads", () => {
   });
 
   it("a loop thread that is stopped exits by itself (no terminate), after finishing its cleanups", { timeout: 20_000 }, async () => {
-    const t = await spawnLoopThread({ module: tasks });
+    const t = await spawnLoopThread<typeof Tasks>({ module: tasks });
     const pending = t.handle.runCoroutineThreadsafe("waitForCancel");
     await t.call("add", 0, 0);
     await t.stop();
@@ -284,7 +290,7 @@ describe("callSoonThreadsafe across threads", () => {
       const log: number[] = [];
       loop.expose("log", (x: number) => log.push(x));
       loop.handle.callSoonThreadsafe("log", 1);
-      const doubled = await loop.handle.runCoroutineThreadsafe<number>("double", 21);
+      const doubled = await loop.handle.runCoroutineThreadsafe("double", 21);
       return [doubled, log];
     });
     expect(result).toEqual([42, [1]]);

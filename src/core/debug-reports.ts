@@ -4,7 +4,7 @@
  * awaits, coroutine functions handed to `callSoon`. Outside debug mode none of this runs.
  */
 import { Handle, describeRunnable, type Runnable } from "./handle.js";
-import { channels, logger } from "./log.js";
+import { channels, debugThread, logger } from "./log.js";
 import { kTaskOf } from "./symbols.js";
 import { isThenable } from "./validate.js";
 import type { ExceptionContext } from "./exception-handler.js";
@@ -15,7 +15,6 @@ export function debugFromEnvironment(): boolean {
   const value = process.env["MULTILOOP_DEBUG"];
   return value !== undefined && value !== "" && value !== "0";
 }
-
 
 /** asyncio refuses coroutine functions in `call_soon` & co. in debug mode: so do we. */
 export function checkNotCoroutineFunction(method: string, cb: unknown): void {
@@ -51,24 +50,33 @@ export function withHandleTraceback(loop: object, context: ExceptionContext): Ex
   return stack === undefined ? context : { ...context, handleTraceback: stack };
 }
 
-/** After one callback in debug mode: report it if it was slow, or if it returned a promise. */
+/**
+ * After one callback in debug mode (or with NODE_DEBUG=multiloop, which only reports slow ones, to
+ * the debug log): report it if it was slow, or if it returned a promise.
+ */
 export function reportAfterCallback(
-  loop: { readonly slowCallbackDuration: number; callExceptionHandler(context: ExceptionContext): void },
+  loop: {
+    readonly slowCallbackDuration: number;
+    getDebug(): boolean;
+    callExceptionHandler(context: ExceptionContext): void;
+  },
   handle: Runnable,
   returned: unknown,
   started: number,
 ): void {
   running.delete(loop);
   const duration = performance.now() - started;
+  const debugMode = loop.getDebug();
   if (duration >= loop.slowCallbackDuration) {
     const what = describeRunnable(handle);
-    logger.warning(`Executing ${what} took ${duration.toFixed(3)} ms`);
+    if (debugMode) logger.warning(`Executing ${what} took ${duration.toFixed(3)} ms`);
+    debugThread("slow callback: executing %s took %s ms", what, duration.toFixed(3));
     if (channels.slowCallback.hasSubscribers) {
       const task = handle[kTaskOf] ?? null;
       channels.slowCallback.publish({ loop, handle, task, duration, description: what });
     }
   }
-  if (handle instanceof Handle && isThenable(returned)) {
+  if (debugMode && handle instanceof Handle && isThenable(returned)) {
     loop.callExceptionHandler({
       message:
         `Callback ${handle.toString()} returned a promise, which the loop does not await ` +
@@ -98,6 +106,7 @@ export class UnretrievedFutures {
       if (fut === undefined || !fut.hasUnretrievedException()) continue;
       const exception = fut.exception();
       // The class name, as the report made at garbage collection (and asyncio's) says it.
+      debugThread("%s exception was never retrieved: %s", fut.constructor.name, fut.toString());
       report({ message: `${fut.constructor.name} exception was never retrieved`, exception, future: fut });
     }
   }

@@ -9,7 +9,11 @@
  * Messages that asyncio users know (`Event loop is closed`, `no running event loop`, ...) are kept
  * byte for byte; advice on what to do instead lives in the `hint` property, so the message stays
  * matchable and the console still shows the advice (Node prints own properties of errors).
+ *
+ * The `OSError` family is the exception to `ERR_LOOP_*`: it keeps Node's system-error fields
+ * (`code: "ENOENT"`, numeric `errno`, `syscall`, ...), which is what Node users match on.
  */
+import { constants as osConstants } from "node:os";
 
 const kBrands = Symbol.for("multiloop.error.brands");
 
@@ -179,21 +183,73 @@ export class ThreadExitError extends LoopError {
   }
 }
 
+/** The Node fields an `OSError` keeps, where Node gave them (see `OSError`). */
+export interface OSErrorFields {
+  /** Node's error code: `"ENOENT"`, `"ECONNREFUSED"`, `"EPIPE"`, ... */
+  code?: string;
+  /** Node's numeric error number (negative on POSIX, as in Node: -2 for ENOENT). */
+  errno?: number;
+  /** The system call that failed: `"connect"`, `"write"`, `"spawn /bin/nope"`, `"getaddrinfo"`. */
+  syscall?: string;
+  /** The file or program concerned (`spawn`, Unix sockets). */
+  path?: string;
+  /** The destination of a two-path call. */
+  dest?: string;
+  /** The network address concerned (`connect`, `listen`). */
+  address?: string;
+  /** The network port concerned. */
+  port?: number;
+  /** The host name that did not resolve (`getaddrinfo`). */
+  hostname?: string;
+}
+
+/** The keys of {@link OSErrorFields} besides `code`, in the order Node prints them. */
+export const OS_ERROR_FIELDS = ["errno", "syscall", "path", "dest", "address", "port", "hostname"] as const;
+
 /**
- * An operating-system error from a socket, a pipe or a child process (Python's `OSError`). The
- * Node error it came from is the `cause`; `errno` is its code (`"ECONNRESET"`, `"ENOENT"`, ...),
- * `syscall` the call that failed, when Node said so.
+ * An operating-system error from a socket, a pipe or a child process (Python's `OSError`), shaped
+ * as Node's own system errors: `code` is Node's (`"ENOENT"`, `"ECONNREFUSED"`, ...), `errno` its
+ * number, and `syscall`, `path`, `address`, `port`, `hostname` are there where Node gave them. The
+ * Node error it came from is the `cause`. The subclasses keep asyncio's names
+ * (`ConnectionRefusedError`, `FileNotFoundError`, ...); made without a Node error, each has the
+ * code it stands for (`ConnectionResetError` -> `"ECONNRESET"`).
+ *
+ * @example
+ * try {
+ *   await createSubprocessExec("no-such-program");
+ * } catch (err) {
+ *   if (err instanceof FileNotFoundError) console.log(err.code, err.errno, err.path); // ENOENT -2 no-such-program
+ * }
  */
 export class OSError extends LoopError {
-  /** Node's error code (`"ECONNREFUSED"`, `"EPIPE"`, ...), or null when there was none. */
-  readonly errno: string | null;
-  /** The system call that failed (`"connect"`, `"write"`, `"spawn /bin/nope"`), or null. */
-  readonly syscall: string | null;
-  constructor(message: string, options: LoopErrorOptions & { errno?: string | null; syscall?: string | null } = {}) {
-    const { errno, syscall, ...rest } = options;
-    super(message, rest);
-    this.errno = errno ?? null;
-    this.syscall = syscall ?? null;
+  declare readonly errno?: number;
+  declare readonly syscall?: string;
+  declare readonly path?: string;
+  declare readonly dest?: string;
+  declare readonly address?: string;
+  declare readonly port?: number;
+  declare readonly hostname?: string;
+
+  constructor(message: string, options: LoopErrorOptions & OSErrorFields = {}) {
+    const { code, ...rest } = options;
+    const fields = rest as Record<string, unknown>;
+    const base: LoopErrorOptions = {};
+    if (code !== undefined) base.code = code;
+    if (rest.cause !== undefined) base.cause = rest.cause;
+    if (rest.hint !== undefined) base.hint = rest.hint;
+    super(message, base);
+    let errno = rest.errno;
+    if (errno === undefined) {
+      // As Node's (libuv's) numbers: minus the POSIX errno.
+      const posix = (osConstants.errno as Record<string, number | undefined>)[this.code];
+      if (posix !== undefined) errno = -posix;
+    }
+    for (const key of OS_ERROR_FIELDS) {
+      const value = key === "errno" ? errno : fields[key];
+      if (value !== undefined) {
+        Object.defineProperty(this, key, { value, enumerable: true, configurable: true, writable: true });
+      }
+    }
   }
 }
 /** A connection-level failure (Python's `ConnectionError`). */
@@ -232,13 +288,14 @@ register(IncompleteReadError, "ERR_LOOP_INCOMPLETE_READ");
 register(LimitOverrunError, "ERR_LOOP_LIMIT_OVERRUN");
 register(RemoteError, "ERR_LOOP_REMOTE");
 register(ThreadExitError, "ERR_LOOP_THREAD_EXIT");
+// OS errors carry Node's code; these are the codes of the ones made without a Node error.
 register(OSError, "ERR_LOOP_OS");
 register(ConnectionError, "ERR_LOOP_CONNECTION");
-register(ConnectionRefusedError, "ERR_LOOP_CONNECTION_REFUSED");
-register(ConnectionResetError, "ERR_LOOP_CONNECTION_RESET");
-register(ConnectionAbortedError, "ERR_LOOP_CONNECTION_ABORTED");
-register(BrokenPipeError, "ERR_LOOP_BROKEN_PIPE");
-register(GaiError, "ERR_LOOP_GAI");
-register(FileNotFoundError, "ERR_LOOP_FILE_NOT_FOUND");
-register(PermissionError, "ERR_LOOP_PERMISSION");
-register(ProcessLookupError, "ERR_LOOP_PROCESS_LOOKUP");
+register(ConnectionRefusedError, "ECONNREFUSED");
+register(ConnectionResetError, "ECONNRESET");
+register(ConnectionAbortedError, "ECONNABORTED");
+register(BrokenPipeError, "EPIPE");
+register(GaiError, "ENOTFOUND");
+register(FileNotFoundError, "ENOENT");
+register(PermissionError, "EACCES");
+register(ProcessLookupError, "ESRCH");

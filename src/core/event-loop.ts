@@ -36,7 +36,7 @@ import { reportAfterCallback, withHandleTraceback } from "./debug-reports.js";
 import { NodeTimerAlarm } from "./node-timer.js";
 import type { LoopInbox } from "./loop-inbox.js";
 import { TaskList } from "./task-list.js";
-import { channels, debug as debugLog, logger } from "./log.js";
+import { channels, debugLogEnabled, debugThread, logger, loopStarted, loopStopped } from "./log.js";
 import { ReadyQueue } from "./ready-queue.js";
 import { kLogDestroyPending, kMailbox, kSchedule, kScheduleCall, kStepBegin, kStepEnd } from "./symbols.js";
 import { kTaskAdd, kTaskDone, kTasks, kUnretrieved, kWake } from "./symbols.js";
@@ -90,6 +90,8 @@ export class EventLoop {
   #running = false;
   #stopping = false;
   #debug = debugFromEnvironment();
+  /** Time each callback: debug mode, or NODE_DEBUG=multiloop (which reports slow ones too). */
+  #timed = this.#debug || debugLogEnabled;
   #slowCallbackDuration = 100;
   #exceptionHandler: ExceptionHandler | null = null;
   #taskFactory: TaskFactory | null = null;
@@ -131,7 +133,7 @@ export class EventLoop {
     this.#running = true;
     state.runningLoop = this;
     this.#inbox?.start();
-    if (channels.loopStart.hasSubscribers) channels.loopStart.publish({ loop: this });
+    loopStarted(this);
     const frame: Frame = { loop: this, task: null, ctx: null, data: currentData() };
     try {
       await als.run(frame, () => this.#runLoop());
@@ -143,7 +145,7 @@ export class EventLoop {
       this.#wakeResolve = null;
       this.#alarm.clear();
       this.#inbox?.stop();
-      if (channels.loopStop.hasSubscribers) channels.loopStop.publish({ loop: this });
+      loopStopped(this);
     }
   }
 
@@ -204,7 +206,7 @@ export class EventLoop {
   close(): void {
     if (this.#running) throw closeRunningError();
     if (this.#closed) return;
-    if (this.#debug) debugLog("Close %s", this.toString());
+    debugThread("close %s", this.toString());
     this.#closed = true;
     for (const task of this[kTasks]()) {
       if (!task.done() && task[kLogDestroyPending]) {
@@ -408,6 +410,7 @@ export class EventLoop {
   setDebug(enabled: boolean): void {
     if (typeof enabled !== "boolean") throw typeError("enabled", "a boolean", enabled);
     this.#debug = enabled;
+    this.#timed = enabled || debugLogEnabled;
   }
 
   /** In debug mode, callbacks and task steps slower than this many milliseconds are reported. */
@@ -516,7 +519,7 @@ export class EventLoop {
         const handle = batch[i] as Runnable;
         batch[i] = undefined;
         if (handle.cancelled()) continue;
-        const debug = this.#debug;
+        const debug = this.#timed;
         const started = debug ? callbackStarts(this, handle) : 0;
         let returned: unknown;
         try {

@@ -15,6 +15,7 @@ import { CancelledError, InvalidStateError, RuntimeError } from "./errors.js";
 import { ContextMarker, contextData, currentData } from "./context.js";
 import { currentFrame, lookupEventLoop } from "./frame.js";
 import { shortRepr } from "./format.js";
+import { debugThread } from "./log.js";
 import { kRun, type Runnable } from "./handle.js";
 import { DoneCallback, Wakeup, type AwaitingTask } from "./future-callbacks.js";
 import { LazyPromise } from "./lazy-promise.js";
@@ -64,6 +65,7 @@ const neverRetrieved = new FinalizationRegistry<{
   repr: string;
 }>((held) => {
   if (held.loop.isClosed() && !held.loop.getDebug()) return;
+  debugThread("%s exception was never retrieved: %s", held.kind, held.repr);
   held.loop.callExceptionHandler({
     message: `${held.kind} exception was never retrieved`,
     exception: held.exception,

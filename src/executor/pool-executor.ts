@@ -14,7 +14,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isAbsolute } from "node:path";
 import { Piscina } from "piscina";
-import type { ResourceLimits } from "node:worker_threads";
+import type { ResourceLimits, Worker } from "node:worker_threads";
 import { allContextEntries } from "../core/context.js";
 import { CancelledError, RuntimeError } from "../core/errors.js";
 import { fromEnvelope, isEnvelope } from "../threads/error-envelope.js";
@@ -30,6 +30,7 @@ import {
 } from "../core/executor.js";
 import { getRunningLoop } from "../core/policy.js";
 import { checkObject, typeError } from "../core/validate.js";
+import { checkSignal, type SignalOptions } from "../core/abort.js";
 
 export interface PoolExecutorOptions {
   /** Module whose exports `{ name }` calls refer to when they give no `filename`. */
@@ -46,6 +47,27 @@ export interface PoolExecutorOptions {
   env?: NodeJS.Dict<string>;
   /** Cancelling a call that is already running ends its thread. @default false */
   terminateOnCancel?: boolean;
+}
+
+/**
+ * What `PoolExecutor.pool` is typed as: the statistics of the piscina pool behind it. The object is
+ * the `Piscina` instance itself; its type is not part of this package's declarations because
+ * piscina's import its package.json, which fails to compile in consumers that resolve with node16
+ * and no `resolveJsonModule`. If you depend on piscina yourself, `executor.pool as Piscina`.
+ */
+export interface PoolStats {
+  /** The pool's threads. */
+  readonly threads: readonly Worker[];
+  /** Calls waiting for a thread. */
+  readonly queueSize: number;
+  /** Calls completed so far. */
+  readonly completed: number;
+  /** Share of the pool's capacity in use, 0 to 1. */
+  readonly utilization: number;
+  /** Milliseconds since the pool was made. */
+  readonly duration: number;
+  /** Whether the queue is full (piscina's backpressure signal). */
+  readonly needsDrain: boolean;
 }
 
 /** The message a pool thread receives (workers/executor.ts). */
@@ -151,8 +173,11 @@ export class PoolExecutor implements Executor, AsyncDisposable {
     });
   }
 
-  /** The underlying piscina pool (statistics, histograms, events). */
-  get pool(): Piscina<ExecutorTask, ExecutorReply> {
+  /**
+   * The underlying piscina pool (statistics; it is the `Piscina` instance, for its events and
+   * histograms cast it to piscina's own type: see `PoolStats`).
+   */
+  get pool(): PoolStats {
     return this.#pool;
   }
 
@@ -229,9 +254,34 @@ export class PoolExecutor implements Executor, AsyncDisposable {
     return { promise, cancel };
   }
 
-  /** Runs `fn(...args)` in the pool without an event loop. */
-  run<R>(fn: ExecutorFn<R>, ...args: unknown[]): Promise<R> {
-    return this.submit(fn, args, { signal: new AbortController().signal });
+  /**
+   * Runs `fn(...args)` in the pool, with or without an event loop (piscina's `run`). With
+   * `{ signal }`, an abort is a cancel of the call (a queued call never runs; a running one
+   * finishes in its thread unless the pool has `terminateOnCancel`) and rejects at once with the
+   * signal's reason. This is how to give a `toThread`/`runInExecutor`-style call an AbortSignal;
+   * the loop's own `runInExecutor` future is cancelled with `cancel()` instead.
+   *
+   * @example
+   * const digest = await pool.run({ name: "hash" }, [bytes], { signal: AbortSignal.timeout(1_000) });
+   */
+  run<R>(fn: ExecutorFn<R>, args: readonly unknown[] = [], options: SignalOptions = {}): Promise<R> {
+    if (!Array.isArray(args)) throw typeError("args", "an array of arguments", args);
+    checkObject("options", options);
+    const signal = options.signal;
+    checkSignal("options.signal", signal);
+    if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
+    const submission = this[kSubmitCancellable]<R>(fn, args.slice(), undefined);
+    if (signal === undefined) return submission.promise;
+    return new Promise<R>((resolve, reject) => {
+      const onAbort = (): void => {
+        submission.cancel();
+        reject(signal.reason as Error);
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      submission.promise.then(resolve, reject).finally(() => {
+        signal.removeEventListener("abort", onAbort);
+      });
+    });
   }
 
   async shutdown(options: ShutdownOptions = {}): Promise<boolean> {

@@ -8,7 +8,7 @@
 import { lookup } from "node:dns/promises";
 import { lstat, unlink } from "node:fs/promises";
 import net from "node:net";
-import { ConnectionResetError, OSError } from "../core/errors.js";
+import { ConnectionResetError } from "../core/errors.js";
 import type { EventLoop } from "../core/event-loop.js";
 import type { Future } from "../core/future.js";
 import { checkFunction, checkObject, checkString, describeValue, typeError } from "../core/validate.js";
@@ -129,7 +129,7 @@ async function finishConnection<P extends Protocol>(
   socket.on("error", onEarlyError);
   let protocol: P;
   try {
-    if (socket.destroyed) throw early ?? new ConnectionResetError("Connection lost", { errno: "ECONNRESET" });
+    if (socket.destroyed) throw early ?? new ConnectionResetError("Connection lost");
     protocol = makeProtocol(factory);
   } catch (err) {
     socket.destroy();
@@ -207,21 +207,9 @@ async function listen(loop: EventLoop, srv: net.Server, options: net.ListenOptio
   };
   const onError = (err: Error): void => {
     if (fut.done()) return;
-    const mapped = toOSError(err);
-    if (mapped instanceof OSError) {
-      // "listen EADDRINUSE: address already in use 127.0.0.1:80" -> "address already in use"
-      const reason = err.message.replace(/^\w+ [A-Z0-9_]+: /u, "").replace(/ \S*[:/]\S*$/u, "");
-      const Cls = mapped.constructor as typeof OSError;
-      fut.setException(
-        new Cls(`error while attempting to bind on address ${where}: ${reason}`, {
-          cause: err,
-          errno: mapped.errno,
-          syscall: mapped.syscall,
-        }),
-      );
-    } else {
-      fut.setException(mapped);
-    }
+    // "listen EADDRINUSE: address already in use 127.0.0.1:80" -> "address already in use"
+    const reason = err.message.replace(/^\w+ [A-Z0-9_]+: /u, "").replace(/ \S*[:/]\S*$/u, "");
+    fut.setException(toOSError(err, `error while attempting to bind on address ${where}: ${reason}`));
   };
   srv.once("listening", onListening);
   srv.once("error", onError);

@@ -1,7 +1,7 @@
 /**
  * Node system errors (`{ code: "ECONNRESET", syscall: "read" }`) turned into the typed `OSError`
- * family, so callers can `instanceof ConnectionRefusedError` as in Python and match on a stable
- * `code`. The Node error stays reachable as `cause`.
+ * family, so callers can `instanceof ConnectionRefusedError` as in Python and match on Node's own
+ * `code` (`"ECONNREFUSED"`). The Node error stays reachable as `cause`.
  */
 import {
   BrokenPipeError,
@@ -12,14 +12,14 @@ import {
   GaiError,
   LoopError,
   OSError,
+  OS_ERROR_FIELDS,
+  type LoopErrorOptions,
+  type OSErrorFields,
   PermissionError,
   ProcessLookupError,
 } from "../core/errors.js";
 
-type OSErrorClass = new (
-  message: string,
-  options: { cause?: unknown; errno?: string | null; syscall?: string | null },
-) => OSError;
+type OSErrorClass = new (message: string, options: LoopErrorOptions & OSErrorFields) => OSError;
 
 const byCode: Record<string, OSErrorClass> = {
   ECONNREFUSED: ConnectionRefusedError,
@@ -39,20 +39,25 @@ const byCode: Record<string, OSErrorClass> = {
 };
 
 /**
- * The typed error for a Node error: system errors become an `OSError` subclass (the original as
- * `cause`); our own errors and anything without a system code pass through unchanged.
+ * The typed error for a Node error: system errors become an `OSError` subclass that keeps Node's
+ * `code`, `errno`, `syscall`, `path`, `address`, `port` and `hostname` (the original as `cause`);
+ * our own errors and anything without a system code pass through unchanged. `message` replaces
+ * Node's message (asyncio's wording for a failed bind, for instance).
  */
-export function toOSError(err: unknown): unknown {
+export function toOSError(err: unknown, message?: string): unknown {
   if (err instanceof LoopError || !(err instanceof Error)) return err;
   const code = (err as { code?: unknown }).code;
   if (typeof code !== "string" || !/^E(?!RR_)[A-Z0-9_]+$/u.test(code)) return err;
-  const syscall = (err as { syscall?: unknown }).syscall;
+  const fields: LoopErrorOptions & OSErrorFields = { cause: err, code };
+  const source = err as unknown as Record<string, unknown>;
+  for (const key of OS_ERROR_FIELDS) {
+    const value = source[key];
+    if (typeof value === (key === "errno" || key === "port" ? "number" : "string")) {
+      (fields as Record<string, unknown>)[key] = value;
+    }
+  }
   const cls = byCode[code] ?? OSError;
-  return new cls(err.message, {
-    cause: err,
-    errno: code,
-    syscall: typeof syscall === "string" ? syscall : null,
-  });
+  return new cls(message ?? err.message, fields);
 }
 
 /** `toOSError` typed for places that need an `Error` (a protocol's `connectionLost`). */

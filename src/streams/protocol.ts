@@ -15,7 +15,7 @@ import { StreamWriter } from "./writer.js";
 export type ClientConnectedCallback = (reader: StreamReader, writer: StreamWriter) => unknown;
 
 function connectionLost(): ConnectionResetError {
-  return new ConnectionResetError("Connection lost", { errno: "ECONNRESET" });
+  return new ConnectionResetError("Connection lost");
 }
 
 /**

@@ -199,7 +199,7 @@ export class Process {
       throw typeError("signal", "a signal name or number", signal);
     }
     if (this.#returncode !== null || !this.#child.kill(signal)) {
-      throw new ProcessLookupError("No such process", { errno: "ESRCH", syscall: "kill" });
+      throw new ProcessLookupError("No such process", { syscall: "kill" });
     }
   }
 

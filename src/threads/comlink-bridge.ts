@@ -1,6 +1,6 @@
 /**
  * The comlink bridge: `loop.exposeObject(obj)` in one thread, `handle.wrap<T>()` in another gives a
- * typed `Comlink.Remote<T>`.
+ * typed `Remote<T>` (comlink's mapping, declared in remote-types.ts without comlink's DOM types).
  *
  * Three things comlink 4.4.2 does not do, added here:
  * - calls run as tasks on the exposing loop (so `getRunningLoop()`, `currentTask()`, context
@@ -23,6 +23,7 @@ import { fromEnvelope, isEnvelope, toEnvelope } from "./error-envelope.js";
 import { currentThreadName } from "../core/thread-name.js";
 import type { DeathInfo } from "./channel.js";
 import type { EventLoop } from "../core/event-loop.js";
+import type { Remote } from "./remote-types.js";
 
 /**
  * What the bridge needs of the exposing loop's endpoint (endpoint.ts satisfies it). Declared here,
@@ -107,7 +108,7 @@ export function wrapPort<T>(
   control: Int32Array,
   deathInfo: Promise<DeathInfo> | null,
   handle: ProxyOwner,
-): Comlink.Remote<T> {
+): Remote<T> {
   installThrowHandler();
   const pending = new Set<string>();
   const listeners = new Set<(ev: { data: unknown }) => void>();
@@ -182,7 +183,8 @@ export function wrapPort<T>(
   });
   port.unref();
 
-  const remote = Comlink.wrap<T>(endpoint);
+  // comlink's Remote<T> and ours describe the same proxy; ours needs no DOM types.
+  const remote = Comlink.wrap<T>(endpoint) as unknown as Remote<T>;
   root = remote;
   handle.root = root;
   return remote;

@@ -5,7 +5,6 @@
  */
 import { MessageChannel, type MessagePort } from "node:worker_threads";
 import { inspect } from "node:util";
-import type { Remote } from "comlink";
 import type { ConcurrentFuture } from "./concurrent-future.js";
 import { registerShareable, type Shareable, type SharedData } from "./crossing.js";
 import { LoopClosedError } from "../core/errors.js";
@@ -16,6 +15,10 @@ import { exposeOnPort, wrapPort, type ExposingLoop } from "./comlink-bridge.js";
 import { Channel, detachOnCollect } from "./channel.js";
 import { splitCarrier } from "./context-carrier.js";
 import { OP_ATTACH, OP_STOP, OP_WRAP } from "./wire.js";
+import { callTracing } from "../core/log.js";
+import { tracedCall } from "./call-tracing.js";
+import type { CallArgs, CallResult, ExposedModule, ExposedName } from "./exposed-types.js";
+import type { Remote } from "./remote-types.js";
 
 /**
  * What the loop's own handle needs of its endpoint (endpoint.ts), declared here so that the
@@ -57,9 +60,13 @@ function isHandleData(data: unknown): data is LoopHandleData {
  * const loop = LoopHandle.from(workerData);
  * loop.callSoonThreadsafe("log", "hello from a worker");
  *
+ * Typed calls: `LoopHandle<typeof import("./worker.js")>` (what `LoopThread<M>.handle` is, or
+ * `LoopHandle.from<M>(data)`) checks the target's name, arguments and result against the module's
+ * exports; a plain `LoopHandle` accepts any name.
+ *
  * Thread-safety: a handle object belongs to the thread it was revived in; send copies, not the object.
  */
-export class LoopHandle implements Shareable {
+export class LoopHandle<M = ExposedModule> implements Shareable {
   readonly #control: Int32Array;
   readonly #threadName: string;
   readonly #channel: Channel | null;
@@ -76,11 +83,14 @@ export class LoopHandle implements Shareable {
     if (channel !== null) detachOnCollect.register(this, channel, this);
   }
 
-  /** Revives a handle from `share().data` (an already revived handle is returned as is). */
-  static from(data: unknown): LoopHandle {
-    if (data instanceof LoopHandle) return data;
+  /**
+   * Revives a handle from `share().data` (an already revived handle is returned as is). `M`, the
+   * type of what the loop exposes, types the calls (see the class docs).
+   */
+  static from<M = ExposedModule>(data: unknown): LoopHandle<M> {
+    if (data instanceof LoopHandle) return data as LoopHandle<M>;
     if (!isHandleData(data)) throw typeError("data", "the data of LoopHandle.share()", data);
-    return new LoopHandle(data.control, data.threadName, new Channel(data.port, data.control, data.threadName), null);
+    return new LoopHandle<M>(data.control, data.threadName, new Channel(data.port, data.control, data.threadName), null);
   }
 
   /** The name of the thread the loop lives in. */
@@ -98,8 +108,9 @@ export class LoopHandle implements Shareable {
    * Throws `RuntimeError("Event loop is closed")` at once if the loop is closed. A trailing
    * `carryContext(...)` sends context variable values along.
    */
-  callSoonThreadsafe(target: string, ...args: unknown[]): void {
+  callSoonThreadsafe<K extends ExposedName<M>>(target: K, ...callArgs: CallArgs<M, K>): void {
     checkString("target", target);
+    const args = callArgs as unknown[];
     const channel = this.#channel;
     if (channel !== null) {
       channel.call(target, args);
@@ -115,10 +126,16 @@ export class LoopHandle implements Shareable {
    * Runs the function the loop exposed as `target` as a task on that loop; the returned future
    * settles with its result or error. Throws `RuntimeError("Event loop is closed")` at once if the
    * loop is closed. Cancellation: `future.cancel()` (or cancelling the task that awaits it)
-   * cancels the remote task.
+   * cancels the remote task. Traced on `tracing:multiloop:call:*` in this thread.
    */
-  runCoroutineThreadsafe<T = unknown>(target: string, ...args: unknown[]): ConcurrentFuture<T> {
+  runCoroutineThreadsafe<K extends ExposedName<M>>(target: K, ...callArgs: CallArgs<M, K>): ConcurrentFuture<CallResult<M, K>> {
     checkString("target", target);
+    const args = callArgs as unknown[];
+    if (callTracing.hasSubscribers) return tracedCall(target, this.#threadName, args, () => this.#run(target, args));
+    return this.#run(target, args);
+  }
+
+  #run<T>(target: string, args: unknown[]): ConcurrentFuture<T> {
     const channel = this.#channel;
     if (channel !== null) return channel.run<T>(target, args);
     const endpoint = this.#endpoint as LocalEndpoint;
@@ -189,9 +206,13 @@ registerShareable("LoopHandle", LoopHandle, (data) => LoopHandle.from(data));
 
 /**
  * Runs `target` on the loop behind `handle` (the top-level form of
- * `handle.runCoroutineThreadsafe(target, ...args)`).
+ * `handle.runCoroutineThreadsafe(target, ...args)`, typed the same way).
  */
-export function runCoroutineThreadsafe<T = unknown>(handle: LoopHandle, target: string, ...args: unknown[]): ConcurrentFuture<T> {
+export function runCoroutineThreadsafe<M, K extends ExposedName<M>>(
+  handle: LoopHandle<M>,
+  target: K,
+  ...args: CallArgs<M, K>
+): ConcurrentFuture<CallResult<M, K>> {
   if (!(handle instanceof LoopHandle)) throw typeError("handle", "a LoopHandle", handle);
-  return handle.runCoroutineThreadsafe<T>(target, ...args);
+  return handle.runCoroutineThreadsafe(target, ...args);
 }

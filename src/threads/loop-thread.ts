@@ -11,7 +11,10 @@ import { LoopHandle } from "./loop-handle.js";
 import type { DeathInfo } from "./channel.js";
 import { THREAD_NAME_KEY } from "../core/thread-name.js";
 import { checkObject, checkString } from "../core/validate.js";
-import type { Remote } from "comlink";
+import type { Remote } from "./remote-types.js";
+import type { CallArgs, CallOptions, CallResult, ExposedModule, ExposedName } from "./exposed-types.js";
+import { awaitCall, checkCallOptions } from "./call-options.js";
+import { debugThread } from "../core/log.js";
 
 export interface SpawnLoopThreadOptions {
   /** The thread's name: `currentThreadName()` inside it, and in errors. Default `Worker-<threadId>`. */
@@ -62,12 +65,19 @@ const workerFile = new URL("../../workers/loop-thread.js", import.meta.url);
  * `setEventLoop()`), imports `module` and exposes its exported functions, and runs until stopped.
  * Resolves once the thread's loop is ready, so no call can race the start-up.
  *
+ * Typed calls: pass the module's type, `spawnLoopThread<typeof import("./io-tasks.js")>(...)`, and
+ * `call`/`callWith` check the export's name, its parameters and its (awaited) result. Without it
+ * any name is accepted and results are `unknown`.
+ *
  * @example
- * const io = await spawnLoopThread({ name: "io-1", module: new URL("./io-tasks.js", import.meta.url) });
- * const page = await io.call<string>("fetchPage", "https://example.com");
+ * const io = await spawnLoopThread<typeof import("./io-tasks.js")>({
+ *   name: "io-1",
+ *   module: new URL("./io-tasks.js", import.meta.url),
+ * });
+ * const page = await io.call("fetchPage", "https://example.com"); // typed as fetchPage's result
  * await io.stop();
  */
-export async function spawnLoopThread(options: SpawnLoopThreadOptions = {}): Promise<LoopThread> {
+export async function spawnLoopThread<M = ExposedModule>(options: SpawnLoopThreadOptions = {}): Promise<LoopThread<M>> {
   checkObject("options", options);
   if (options.name !== undefined) checkString("options.name", options.name);
   const module = options.module === undefined ? null : moduleSpecifier(options.module);
@@ -80,7 +90,8 @@ export async function spawnLoopThread(options: SpawnLoopThreadOptions = {}): Pro
     ...(options.env === undefined ? {} : { env: options.env }),
     ...(options.execArgv === undefined ? {} : { execArgv: options.execArgv }),
   });
-  return new Promise<LoopThread>((resolve, reject) => {
+  debugThread("spawning loop thread %s (module %s)", options.name ?? `Worker-${worker.threadId}`, module ?? "none");
+  return new Promise<LoopThread<M>>((resolve, reject) => {
     let startError: unknown;
     const onError = (err: unknown): void => {
       startError = err;
@@ -102,7 +113,7 @@ export async function spawnLoopThread(options: SpawnLoopThreadOptions = {}): Pro
         reject(error instanceof Error ? error : new Error(String(error)));
         return;
       }
-      resolve(new LoopThread(worker, LoopHandle.from(message.handle), message.threadName));
+      resolve(new LoopThread<M>(worker, LoopHandle.from<M>(message.handle), message.threadName));
     };
     worker.once("message", onMessage);
     worker.on("error", onError);
@@ -116,9 +127,11 @@ export async function spawnLoopThread(options: SpawnLoopThreadOptions = {}): Pro
  * Nothing hangs when the thread dies: if it exits, throws at top level, calls `process.exit` or
  * runs out of memory, every call still pending on it rejects with `ThreadExitError` (with the exit
  * code and the error as `cause`), and `handle.isClosed()` turns true.
+ *
+ * `M` is the type of the thread's module (see `spawnLoopThread`): it types `call` and `callWith`.
  */
-export class LoopThread implements AsyncDisposable {
-  readonly handle: LoopHandle;
+export class LoopThread<M = ExposedModule> implements AsyncDisposable {
+  readonly handle: LoopHandle<M>;
   readonly threadName: string;
   /** Resolves with the thread's exit code once it has exited (never rejects). */
   readonly exited: Promise<number>;
@@ -126,7 +139,7 @@ export class LoopThread implements AsyncDisposable {
   #error: unknown = undefined;
 
   /** @internal use `spawnLoopThread`. */
-  constructor(worker: Worker, handle: LoopHandle, threadName: string) {
+  constructor(worker: Worker, handle: LoopHandle<M>, threadName: string) {
     this.#worker = worker;
     this.handle = handle;
     this.threadName = threadName;
@@ -146,6 +159,7 @@ export class LoopThread implements AsyncDisposable {
           Atomics.store(control, EXIT_CODE, code);
           if (Atomics.load(control, STATE) !== CLOSED) Atomics.store(control, STATE, DEAD);
         }
+        debugThread("loop thread '%s' exited with code %d", threadName, code);
         resolveDeath(this.#error === undefined ? { exitCode: code } : { exitCode: code, cause: this.#error });
         resolve(code);
       });
@@ -157,9 +171,26 @@ export class LoopThread implements AsyncDisposable {
     return this.#worker.threadId;
   }
 
-  /** Runs the exposed `target` as a task on the thread's loop and returns its result. */
-  async call<T = unknown>(target: string, ...args: unknown[]): Promise<T> {
-    return await this.handle.runCoroutineThreadsafe<T>(target, ...args);
+  /**
+   * Runs the exposed function `name` as a task on the thread's loop and returns its result (a
+   * trailing `carryContext(...)` argument sends context variables along). Cancelling the task
+   * that awaits it cancels the remote task.
+   */
+  async call<K extends ExposedName<M>>(name: K, ...args: CallArgs<M, K>): Promise<CallResult<M, K>> {
+    return await this.handle.runCoroutineThreadsafe(name, ...args);
+  }
+
+  /**
+   * `call` with options: `{ signal }` (an abort cancels the remote task, which sees
+   * `CancelledError`, and rejects with the signal's reason; an already aborted signal sends
+   * nothing) and `{ timeout }` (after that many milliseconds, the same with a `TimeoutError`).
+   *
+   * @example
+   * const page = await io.callWith({ signal: request.signal, timeout: 5_000 }, "fetchPage", url);
+   */
+  async callWith<K extends ExposedName<M>>(options: CallOptions, name: K, ...args: CallArgs<M, K>): Promise<CallResult<M, K>> {
+    checkCallOptions(options);
+    return await awaitCall(this.handle.runCoroutineThreadsafe(name, ...args), options, name, this.threadName);
   }
 
   /** A typed comlink proxy of the object the thread exposed with `exposeObject`. */

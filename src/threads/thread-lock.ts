@@ -4,12 +4,13 @@
  * whose release checks that it was held).
  */
 import { inspect } from "node:util";
+import { PermitHolder } from "./permit-holder.js";
 import { registerShareable, type Shareable, type SharedData } from "./crossing.js";
 import { RuntimeError } from "../core/errors.js";
 import { KIND_LOCK, SemaphoreCore, createSemaphoreBuffer, isSemaphoreBuffer, type ThreadAcquireOptions } from "./thread-semaphore-core.js";
 
 export type { ThreadAcquireOptions };
-import { checkFunction, typeError } from "../core/validate.js";
+import { typeError } from "../core/validate.js";
 
 /** Options of `acquire`. */
 
@@ -57,10 +58,11 @@ let adopting: SemaphoreCore | null = null;
  * Cancellation: cancelling a task waiting in `acquire` (or a timeout) leaves the lock as it was:
  * the waiter's place in line is given up, and a permit granted at the same moment is given back.
  */
-export class ThreadLock implements Shareable {
+export class ThreadLock extends PermitHolder implements Shareable {
   readonly #core: SemaphoreCore;
 
   constructor() {
+    super();
     if (adopting !== null) {
       this.#core = adopting;
       adopting = null;
@@ -88,7 +90,9 @@ export class ThreadLock implements Shareable {
 
   /**
    * Acquires the lock, waiting in line while another task (in any thread) holds it. Resolves
-   * `true`. With `{ timeout }`, rejects with `TimeoutError` after that many milliseconds.
+   * `true`. With `{ timeout }`, rejects with `TimeoutError` after that many milliseconds; with
+   * `{ signal }`, rejects with the signal's reason when it aborts. Either way, or when the waiting
+   * task is cancelled, nothing is kept: no lock, no place in line.
    */
   acquire(options: ThreadAcquireOptions = {}): Promise<true> {
     return this.#core.acquireWith(options, "a ThreadLock");
@@ -106,18 +110,7 @@ export class ThreadLock implements Shareable {
     return this.#core.permits() === PERMIT_HELD;
   }
 
-  /** Acquires, runs `fn`, and releases in `finally` (asyncio's `async with lock`). */
-  async run<R>(fn: () => R | PromiseLike<R>): Promise<R> {
-    checkFunction("fn", fn);
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
-  }
-
-  toString(): string {
+  override toString(): string {
     return `<ThreadLock ${this.locked() ? "locked" : "unlocked"}>`;
   }
 

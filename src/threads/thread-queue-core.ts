@@ -11,6 +11,7 @@
  */
 import type { EventLoop } from "../core/event-loop.js";
 import type { Future } from "../core/future.js";
+import { rejectOnAbort } from "../core/abort.js";
 import { coreFor } from "./shared-cores.js";
 import { SignalWatcher } from "./shared-signal.js";
 import { GET_WATCHERS, ID, NOT_EMPTY, NOT_FULL, PUT_WATCHERS, type SharedRing } from "./thread-queue-ring.js";
@@ -53,11 +54,15 @@ export class QueueCore {
     });
   }
 
-  /** Waits until an item may be there (or the queue closed). Cancellation leaves nothing behind. */
-  async waitForItem(loop: EventLoop): Promise<void> {
+  /**
+   * Waits until an item may be there (or the queue closed). Cancellation, or an abort of `signal`
+   * (rejecting with its reason), leaves nothing behind.
+   */
+  async waitForItem(loop: EventLoop, signal: AbortSignal | undefined): Promise<void> {
     const waiter = loop.createFuture<void>();
     this.#getters.push(waiter);
     this.kickGetters();
+    const stopListening = rejectOnAbort(waiter, signal);
     try {
       await waiter;
     } catch (err) {
@@ -65,15 +70,23 @@ export class QueueCore {
       // Woken, then cancelled before it could take the item: the next waiter gets the chance.
       if (this.#wokenGetters.delete(waiter)) this.kickGetters();
       throw err;
+    } finally {
+      stopListening?.();
     }
     this.#wokenGetters.delete(waiter);
+    if (signal?.aborted === true) {
+      // Woken, then aborted before it ran: as a cancel, pass the wake-up on.
+      this.kickGetters();
+      throw signal.reason;
+    }
   }
 
-  /** Waits until there may be room for a record of `cells` cells (or the queue closed). */
-  async waitForRoom(loop: EventLoop, cells: number): Promise<void> {
+  /** Waits until there may be room for a record of `cells` cells (or the queue closed); as `waitForItem`. */
+  async waitForRoom(loop: EventLoop, cells: number, signal: AbortSignal | undefined): Promise<void> {
     const waiter = loop.createFuture<void>();
     this.#putters.push({ fut: waiter, cells });
     this.kickPutters();
+    const stopListening = rejectOnAbort(waiter, signal);
     try {
       await waiter;
     } catch (err) {
@@ -81,8 +94,14 @@ export class QueueCore {
       if (i >= 0) this.#putters.splice(i, 1);
       if (this.#wokenPutters.delete(waiter)) this.kickPutters();
       throw err;
+    } finally {
+      stopListening?.();
     }
     this.#wokenPutters.delete(waiter);
+    if (signal?.aborted === true) {
+      this.kickPutters();
+      throw signal.reason;
+    }
   }
 
   /** Wakes local getters now if items are there, and keeps a watcher armed for the rest. */

@@ -31,6 +31,19 @@ import { CELL, HEADER, RecordWriter } from "./thread-queue-codec.js";
 import { coreOf, type QueueCore } from "./thread-queue-core.js";
 import { MAX_ITEMS, PUT_CLOSED, SharedRing } from "./thread-queue-ring.js";
 import { checkInteger, checkObject, rangeError, typeError } from "../core/validate.js";
+import { checkSignal, type SignalOptions } from "../core/abort.js";
+
+/** The options of `get`, `put`, `getMany` and `putMany`. */
+export type ThreadQueueWaitOptions = SignalOptions;
+
+/** Checks a wait's options and throws the signal's reason if it is already aborted. */
+function startWait(options: ThreadQueueWaitOptions): AbortSignal | undefined {
+  checkObject("options", options);
+  const signal = options.signal;
+  checkSignal("options.signal", signal);
+  signal?.throwIfAborted();
+  return signal;
+}
 
 export interface ThreadQueueOptions {
   /**
@@ -123,7 +136,7 @@ let adopting: QueueCore | null = null;
  * Cancellation: cancelling a task waiting in `put`/`get` takes nothing from the queue and puts
  * nothing into it; a `putMany` cancelled half way has put a prefix of its items.
  */
-export class ThreadQueue<T = unknown> implements Shareable {
+export class ThreadQueue<T = unknown> implements Shareable, AsyncDisposable {
   readonly #core: QueueCore;
 
   constructor(options: ThreadQueueOptions = {}) {
@@ -206,10 +219,12 @@ export class ThreadQueue<T = unknown> implements Shareable {
 
   /**
    * Puts `item`, waiting while the queue is full. Rejects with QueueShutDown if the queue is (or
-   * gets) closed before the item went in.
+   * gets) closed before the item went in. With `{ signal }`, an abort rejects with the signal's
+   * reason and puts nothing.
    */
-  async put(item: T): Promise<void> {
+  async put(item: T, options: ThreadQueueWaitOptions = {}): Promise<void> {
     const loop = getRunningLoop();
+    const signal = startWait(options);
     const scratchWriter = takeScratch();
     let writer = scratchWriter;
     try {
@@ -226,16 +241,18 @@ export class ThreadQueue<T = unknown> implements Shareable {
     } finally {
       giveScratch(scratchWriter);
     }
-    await this.#putAll(loop, writer);
+    await this.#putAll(loop, writer, signal);
   }
 
   /**
    * Puts every item of `items`, in order, waiting for room as needed; the batch is encoded once and
    * moved in as few steps as room allows (use it for throughput). Every item is checked before the
-   * first goes in. If cancelled or closed half way, the items put so far stay in the queue.
+   * first goes in. If cancelled, aborted (`{ signal }`) or closed half way, the items put so far
+   * stay in the queue.
    */
-  async putMany(items: Iterable<T>): Promise<void> {
+  async putMany(items: Iterable<T>, options: ThreadQueueWaitOptions = {}): Promise<void> {
     const loop = getRunningLoop();
+    const signal = startWait(options);
     if (typeof (items as { [Symbol.iterator]?: unknown } | null)?.[Symbol.iterator] !== "function") {
       throw typeError("items", "an iterable", items);
     }
@@ -246,10 +263,10 @@ export class ThreadQueue<T = unknown> implements Shareable {
       this.#checkFits(writer, i, `items[${i}]`);
       i++;
     }
-    await this.#putAll(loop, writer);
+    await this.#putAll(loop, writer, signal);
   }
 
-  async #putAll(loop: EventLoop, writer: RecordWriter): Promise<void> {
+  async #putAll(loop: EventLoop, writer: RecordWriter, signal: AbortSignal | undefined): Promise<void> {
     const core = this.#core;
     const total = writer.count;
     let done = 0;
@@ -261,7 +278,7 @@ export class ThreadQueue<T = unknown> implements Shareable {
         this.#afterPut();
         continue;
       }
-      await core.waitForRoom(loop, writer.cells[done] as number);
+      await core.waitForRoom(loop, writer.cells[done] as number, signal);
     }
   }
 
@@ -272,31 +289,37 @@ export class ThreadQueue<T = unknown> implements Shareable {
     return out[0] as T;
   }
 
-  /** Takes the first item, waiting while the queue is empty. Rejects with QueueShutDown once the
-   * queue is closed and drained. */
-  async get(): Promise<T> {
+  /**
+   * Takes the first item, waiting while the queue is empty. Rejects with QueueShutDown once the
+   * queue is closed and drained. With `{ signal }`, an abort rejects with the signal's reason and
+   * takes nothing.
+   */
+  async get(options: ThreadQueueWaitOptions = {}): Promise<T> {
     const loop = getRunningLoop();
+    const signal = startWait(options);
     const out: unknown[] = [];
     for (;;) {
       if (this.#take(1, out) === 1) return out[0] as T;
       if (this.#drained()) throw new QueueShutDown("The queue was closed");
-      await this.#core.waitForItem(loop);
+      await this.#core.waitForItem(loop, signal);
     }
   }
 
   /**
    * Takes up to `max` items at once, waiting while the queue is empty: resolves with at least one
    * item, as many as are queued (up to `max`), in order. Rejects with QueueShutDown once the queue
-   * is closed and drained.
+   * is closed and drained. With `{ signal }`, an abort rejects with the signal's reason and takes
+   * nothing.
    */
-  async getMany(max: number): Promise<T[]> {
+  async getMany(max: number, options: ThreadQueueWaitOptions = {}): Promise<T[]> {
     checkInteger("max", max, 1);
     const loop = getRunningLoop();
+    const signal = startWait(options);
     const out: unknown[] = [];
     for (;;) {
       if (this.#take(max, out) > 0) return out as T[];
       if (this.#drained()) throw new QueueShutDown("The queue was closed");
-      await this.#core.waitForItem(loop);
+      await this.#core.waitForItem(loop, signal);
     }
   }
 
@@ -310,6 +333,12 @@ export class ThreadQueue<T = unknown> implements Shareable {
     core.ring.close();
     core.kickGetters();
     core.kickPutters();
+  }
+
+  /** Closes the queue for every thread (`close()`): `await using queue = new ThreadQueue()`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
   }
 
   /** Yields items until the queue is closed and drained (asyncio's `async for`). */

@@ -41,10 +41,11 @@ import type { TimerHandle } from "../core/handle.js";
 import { TimeoutError } from "../core/errors.js";
 import { getRunningLoop } from "../core/policy.js";
 import { checkObject, checkOptionalTime } from "../core/validate.js";
+import { checkSignal, rejectOnAbort, type SignalOptions } from "../core/abort.js";
 import { coreFor, writeSharedId } from "./shared-cores.js";
 import { SignalWatcher, signalAll } from "./shared-signal.js";
 
-export interface ThreadAcquireOptions {
+export interface ThreadAcquireOptions extends SignalOptions {
   /**
    * Give up after this many milliseconds: the promise rejects with `TimeoutError` and nothing is
    * kept (no permit, no place in line). `null`/absent: wait as long as it takes.
@@ -167,16 +168,19 @@ export class SemaphoreCore {
   async acquireWith(options: ThreadAcquireOptions, describe: string): Promise<true> {
     checkObject("options", options);
     checkOptionalTime("options.timeout", options.timeout);
+    checkSignal("options.signal", options.signal);
     const loop = getRunningLoop();
+    options.signal?.throwIfAborted();
     if (this.tryAcquire()) return true;
-    return await this.acquire(loop, options.timeout, describe);
+    return await this.acquire(loop, options.timeout, describe, options.signal);
   }
 
-  /** Waits in line for a permit. Resolves true once granted; rejects on timeout or cancellation
-   * without keeping a permit or a ticket. */
-  async acquire(loop: EventLoop, timeoutMs: number | null | undefined, describe: string): Promise<true> {
+  /** Waits in line for a permit. Resolves true once granted; rejects on timeout, abort or
+   * cancellation without keeping a permit or a ticket. */
+  async acquire(loop: EventLoop, timeoutMs: number | null | undefined, describe: string, signal?: AbortSignal): Promise<true> {
     const fut = loop.createFuture<true>();
     const waiter: Waiter = { fut, timer: null };
+    const stopListening = rejectOnAbort(fut, signal);
     if (timeoutMs !== null && timeoutMs !== undefined) {
       waiter.timer = loop.callLater(timeoutMs, () => {
         if (!fut.done()) {
@@ -190,7 +194,7 @@ export class SemaphoreCore {
     this.#serve();
     this.#watch.service();
     try {
-      return await fut;
+      await fut;
     } catch (err) {
       // Granted, then cancelled before the task could run: the permit goes back.
       const granted = fut.done() && !fut.cancelled() && fut.exception() === null;
@@ -200,7 +204,14 @@ export class SemaphoreCore {
       throw err;
     } finally {
       waiter.timer?.cancel();
+      stopListening?.();
     }
+    if (signal?.aborted === true) {
+      // Granted, then aborted before the task could run: as a cancel, the permit goes back.
+      this.release();
+      throw signal.reason;
+    }
+    return true;
   }
 
   /** Gives a permit back and tells the line. */

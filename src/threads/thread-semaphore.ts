@@ -3,10 +3,11 @@
  * The line and its fairness live in thread-semaphore-core.ts.
  */
 import { inspect } from "node:util";
+import { PermitHolder } from "./permit-holder.js";
 import { registerShareable, type Shareable, type SharedData } from "./crossing.js";
 import { KIND_SEMAPHORE, SemaphoreCore, createSemaphoreBuffer, isSemaphoreBuffer } from "./thread-semaphore-core.js";
 import type { ThreadAcquireOptions } from "./thread-semaphore-core.js";
-import { checkFunction, checkInteger, rangeError, typeError } from "../core/validate.js";
+import { checkInteger, rangeError, typeError } from "../core/validate.js";
 
 /** What `share().data` holds for a ThreadSemaphore (plain data, nothing to transfer). */
 export interface ThreadSemaphoreData {
@@ -46,11 +47,12 @@ let adopting: SemaphoreCore | null = null;
  * Cancellation: cancelling a task waiting in `acquire` (or a timeout) keeps nothing: its place in
  * line is given up, and a permit granted at the same moment is given back.
  */
-export class ThreadSemaphore implements Shareable {
+export class ThreadSemaphore extends PermitHolder implements Shareable {
   readonly #core: SemaphoreCore;
 
   /** @param value the number of permits, an integer >= 0. @default 1 */
   constructor(value = 1) {
+    super();
     if (adopting !== null) {
       this.#core = adopting;
       adopting = null;
@@ -83,7 +85,9 @@ export class ThreadSemaphore implements Shareable {
 
   /**
    * Takes a permit, waiting in line while there is none. Resolves `true`. With `{ timeout }`,
-   * rejects with `TimeoutError` after that many milliseconds.
+   * rejects with `TimeoutError` after that many milliseconds; with `{ signal }`, rejects with the
+   * signal's reason when it aborts. Either way, or when the waiting task is cancelled, nothing is
+   * kept: no permit, no place in line.
    */
   acquire(options: ThreadAcquireOptions = {}): Promise<true> {
     return this.#core.acquireWith(options, "a ThreadSemaphore");
@@ -99,18 +103,7 @@ export class ThreadSemaphore implements Shareable {
     return this.#core.permits() <= 0 || this.#core.lineNonEmpty();
   }
 
-  /** Acquires, runs `fn`, and releases in `finally` (asyncio's `async with semaphore`). */
-  async run<R>(fn: () => R | PromiseLike<R>): Promise<R> {
-    checkFunction("fn", fn);
-    await this.acquire();
-    try {
-      return await fn();
-    } finally {
-      this.release();
-    }
-  }
-
-  toString(): string {
+  override toString(): string {
     return `<ThreadSemaphore value=${this.#core.permits()}${this.#core.lineNonEmpty() ? " waiters" : ""}>`;
   }
 
