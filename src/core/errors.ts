@@ -56,9 +56,15 @@ export class LoopError extends Error {
 
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== "object" || value === null) return false;
-    const brands = (value as { [kBrands]?: ReadonlySet<symbol> })[kBrands];
-    if (brands === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return brands.has(brandOf(this));
+    // A thrown revoked proxy (or one whose traps throw) is no instance: `instanceof` runs on
+    // every failure the loop handles, and must not throw there.
+    try {
+      const brands = (value as { [kBrands]?: ReadonlySet<symbol> })[kBrands];
+      if (brands === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
+      return brands instanceof Set && brands.has(brandOf(this));
+    } catch {
+      return false;
+    }
   }
 }
 
@@ -96,10 +102,13 @@ export class NoRunningLoopError extends RuntimeError {
 /** `There is no current event loop in thread '<name>'.` */
 export class NoCurrentLoopError extends RuntimeError {}
 
-/** `Event loop is closed`. */
+/**
+ * `Event loop is closed`. A loop whose thread is gone is closed too: `ThreadExitError` is one.
+ * (`message` is for that subclass; the loop's own message stays asyncio's.)
+ */
 export class LoopClosedError extends RuntimeError {
-  constructor(options: LoopErrorOptions = {}) {
-    super("Event loop is closed", {
+  constructor(options: LoopErrorOptions = {}, message = "Event loop is closed") {
+    super(message, {
       hint: "A closed loop accepts no new work. Create a new one with newEventLoop() or use run().",
       ...options,
     });
@@ -167,13 +176,20 @@ export class RemoteError extends LoopError {
   }
 }
 
-/** The thread that owned a loop exited or crashed while work for it was pending. */
-export class ThreadExitError extends LoopError {
+/**
+ * The thread that owned a loop exited or crashed while work for it was pending, or a call was
+ * made into a loop whose thread is gone. Its loop is closed for good, so this is a
+ * `LoopClosedError` (and a `RuntimeError`), with its own message and code.
+ */
+export class ThreadExitError extends LoopClosedError {
   readonly threadName: string;
   readonly exitCode: number | null;
   constructor(threadName: string, exitCode: number | null, options: LoopErrorOptions = {}) {
     const how = exitCode === null ? "exited" : `exited with code ${exitCode}`;
-    super(`Thread '${threadName}' ${how} while work for its event loop was pending`, options);
+    super(
+      { hint: "The thread is gone; start a new one (spawnLoopThread) to go on.", ...options },
+      `Thread '${threadName}' ${how} while work for its event loop was pending`,
+    );
     this.threadName = threadName;
     this.exitCode = exitCode;
   }

@@ -2,7 +2,6 @@
  * What the loop does with errors nobody else could handle (asyncio's exception handler): the
  * context a report carries, asyncio's default format, and calling a custom handler safely.
  */
-import { inspect } from "node:util";
 import { runInContext, type Context } from "./context.js";
 import { Future, isLoop } from "./future.js";
 import { EMPTY_DATA, state, type Frame } from "./frame.js";
@@ -11,6 +10,7 @@ import { logger } from "./log.js";
 import { kTaskOf } from "./symbols.js";
 import { Task } from "./task.js";
 import { describeValue } from "./validate.js";
+import { safeGet, safeInspect, safeString } from "./format.js";
 // A type only: the handler is given the loop (the model's circle, see scripts/check-layers.ts).
 import type { EventLoop } from "./event-loop.js";
 
@@ -28,17 +28,26 @@ export type ExceptionHandler = (loop: EventLoop, context: ExceptionContext) => v
 
 /** asyncio's default report: the message, each other key sorted, then the error. */
 export function formatExceptionContext(context: ExceptionContext): string {
-  const lines = [context.message || "Unhandled exception in event loop"];
-  for (const key of Object.keys(context).sort()) {
+  // Never throws: the context may carry anything a task threw (see core/format.ts).
+  const message = safeGet(context, "message");
+  const lines = [typeof message === "string" && message !== "" ? message : "Unhandled exception in event loop"];
+  let keys: string[] = [];
+  try {
+    keys = Object.keys(context).sort();
+  } catch {
+    // A context that is a proxy with a throwing ownKeys trap: the message is all there is.
+  }
+  for (const key of keys) {
     if (key === "message" || key === "exception") continue;
-    const value = context[key];
+    const value = safeGet(context, key);
     if (key === "sourceTraceback") {
-      lines.push(`Object created at (most recent call last):\n${String(value)}`);
+      lines.push(`Object created at (most recent call last):\n${safeString(value)}`);
     } else {
       lines.push(`${key}: ${reprForLog(value)}`);
     }
   }
-  if (context.exception !== undefined) lines.push(inspect(context.exception));
+  const exception = safeGet(context, "exception");
+  if (exception !== undefined) lines.push(safeInspect(exception, {}));
   return lines.join("\n");
 }
 
@@ -51,7 +60,7 @@ export function dispatchException(loop: EventLoop, handler: ExceptionHandler | n
     try {
       loop.defaultExceptionHandler(context);
     } catch (err) {
-      logger.error(`Exception in default exception handler\n${inspect(err)}`);
+      logger.error(`Exception in default exception handler\n${safeInspect(err, {})}`);
     }
     return;
   }
@@ -65,7 +74,7 @@ export function dispatchException(loop: EventLoop, handler: ExceptionHandler | n
     } catch (err2) {
       logger.error(
         "Exception in default exception handler while handling an unexpected error in custom exception handler\n" +
-          inspect(err2),
+          safeInspect(err2, {}),
       );
     }
   }
@@ -81,7 +90,12 @@ function contextOfExceptionContext(context: ExceptionContext): Context | null {
 
 function reprForLog(value: unknown): string {
   if (typeof value === "string") return value;
-  if (value instanceof Future || value instanceof Handle || isLoop(value)) return value.toString();
+  try {
+    // `instanceof` throws on a revoked proxy; a subclass's toString may throw.
+    if (value instanceof Future || value instanceof Handle || isLoop(value)) return value.toString();
+  } catch {
+    // Fall through to the generic rendering.
+  }
   return describeValue(value).replace(/ \([a-z]+\)$/u, "").replace(/^`|`$/gu, "");
 }
 

@@ -14,7 +14,7 @@ import { inspect } from "node:util";
 import { CancelledError, InvalidStateError, RuntimeError } from "./errors.js";
 import { ContextMarker, contextData, currentData } from "./context.js";
 import { currentFrame, lookupEventLoop } from "./frame.js";
-import { shortRepr } from "./format.js";
+import { errorRepr, isErrorLike, safeGet, shortRepr } from "./format.js";
 import type { Runnable } from "./handle.js";
 import { DoneCallback, Wakeup, type AwaitingTask } from "./future-callbacks.js";
 import { LazyPromise } from "./lazy-promise.js";
@@ -323,7 +323,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   [kSetException](exception: unknown): void {
     if ((this.#state & STATE_MASK) !== PENDING) throw new InvalidStateError("invalid state");
     let exc = exception;
-    if (typeof exc === "function" && exc.prototype instanceof Error) {
+    if (typeof exc === "function" && isErrorLike(safeGet(exc, "prototype"))) {
       exc = new (exc as new () => Error)();
     }
     this.#result = exc;
@@ -447,10 +447,6 @@ export function isLoop(value: unknown): value is EventLoop {
   );
 }
 
-export function errorRepr(err: unknown): string {
-  if (err instanceof Error) return `${err.name}(${shortRepr(err.message)})`;
-  return shortRepr(err);
-}
 
 export function isFuture(value: unknown): value is Future<unknown> {
   return value instanceof Future;

@@ -18,7 +18,7 @@ import { Context, currentData } from "./context.js";
 import { EMPTY_DATA, als, currentFrame, type Frame } from "./frame.js";
 import { Future, isLoop, type FutureOptions } from "./future.js";
 import { kResumes, kStalledAt } from "./future-callbacks.js";
-import { pyStr } from "./format.js";
+import { functionName, isErrorLike, pyStr, safeGet } from "./format.js";
 import { kRun, type Runnable } from "./handle.js";
 import {
   kCancelInternal,
@@ -93,7 +93,11 @@ const kStepStart = Symbol("multiloop.stepStart");
  */
 export function cancellationOf(err: unknown): CancelledError | null {
   if (err instanceof CancelledError) return err;
-  if (err instanceof Error && err.name === "AbortError" && err.cause instanceof CancelledError) return err.cause;
+  // Guarded reads: `err` may be anything a coroutine threw (a revoked proxy, a throwing getter).
+  if (isErrorLike(err) && safeGet(err, "name") === "AbortError") {
+    const cause = safeGet(err, "cause");
+    if (cause instanceof CancelledError) return cause;
+  }
   return null;
 }
 
@@ -359,7 +363,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
 
   override toString(): string {
     const coro = this.#coro;
-    const coroName = typeof coro === "function" ? coro.name || "<anonymous>" : "<promise>";
+    const coroName = typeof coro === "function" ? functionName(coro) : "<promise>";
     let s = `<Task ${this.stateName()} name=${pyStr(this.getName())} coro=<${coroName}()>`;
     if (this.#numCancelsRequested > 0 && !this.done()) s += " cancelling";
     s += this.outcomeRepr();
