@@ -87,7 +87,7 @@ export type { LoopHandleData } from "./threads/loop-handle.js";
 export { ContextCarrier, carryContext } from "./threads/context-carrier.js";
 export { ConcurrentFuture } from "./threads/concurrent-future.js";
 export { LoopThread, spawnLoopThread } from "./threads/loop-thread.js";
-export type { SpawnLoopThreadOptions } from "./threads/loop-thread.js";
+export type { LoopThreadStopOptions, SpawnLoopThreadOptions } from "./threads/loop-thread.js";
 export { PoolExecutor, toThread } from "./executor/pool-executor.js";
 export type { ExecutorReply, ExecutorTask, PoolExecutorOptions } from "./executor/pool-executor.js";
 export { deserializeError, registerErrorClass, serializeError } from "./threads/error-envelope.js";

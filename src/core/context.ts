@@ -7,6 +7,7 @@
  * scheduled. For a callback the loop does not even build the `Context` object unless the callback
  * asks for it: it keeps the map snapshot in the handle (see `Frame.data`).
  */
+import { types } from "node:util";
 import { LookupError, RuntimeError } from "./errors.js";
 import { als, baseFrame, currentFrame, state, EMPTY_DATA, type Frame } from "./frame.js";
 import { pyStr } from "./format.js";
@@ -328,8 +329,17 @@ export function contextVarsNamed(name: string): ContextVar<unknown>[] {
 
 /** A new context holding `entries`, set in this thread's variables of the same names. */
 export function contextFromEntries(entries: ReadonlyArray<readonly [string, unknown]>): Context {
+  // isProxy first: Array.isArray throws on a revoked proxy.
+  if (types.isProxy(entries) || !Array.isArray(entries)) throw typeError("entries", "an array of [name, value] pairs", entries);
   const data = new Map<ContextVar<unknown>, unknown>();
-  for (const [name, value] of entries) for (const v of contextVarsNamed(name)) data.set(v, value);
+  for (let i = 0; i < entries.length; i++) {
+    const entry: unknown = entries[i];
+    if (types.isProxy(entry) || !Array.isArray(entry) || typeof entry[0] !== "string") {
+      throw typeError(`entries[${i}]`, "a [name, value] pair with a string name", entry);
+    }
+    const [name, value] = entry as [string, unknown];
+    for (const v of contextVarsNamed(name)) data.set(v, value);
+  }
   return Context.fromData(data);
 }
 

@@ -115,7 +115,13 @@ export class Mailbox implements LoopInbox {
 
   #receive(message: unknown, port: MessagePort): void {
     Atomics.sub(this.control, PENDING, 1);
-    this.#dispatcher?.(message, port);
+    try {
+      this.#dispatcher?.(message, port);
+    } catch (err) {
+      // The dispatcher answers or reports what it cannot handle; this is the last line: nothing
+      // a message holds may throw out of a port handler, which would end the thread.
+      this.#loop.callExceptionHandler({ message: "A message to this loop's mailbox could not be handled", exception: err });
+    }
   }
 
   #drainPort(port: MessagePort): void {

@@ -16,12 +16,15 @@
  * closed port is rejected (`ThreadExitError` or "Event loop is closed"): nothing hangs.
  */
 import type { MessagePort, Transferable } from "node:worker_threads";
-import { ConcurrentFuture, kSettle, type RemoteCanceller, type SettleKind } from "./concurrent-future.js";
-import { decodeValue, encodeValue } from "./crossing.js";
-import { LoopClosedError, ThreadExitError } from "../core/errors.js";
+import { ConcurrentFuture, kSettle, kTarget, type RemoteCanceller, type SettleKind } from "./concurrent-future.js";
+import { encodeSpecials, scanValue } from "./crossing.js";
+import { decodeSpecials } from "./crossing-decode.js";
+import type { SpecialTable } from "./crossing-table.js";
+import { LoopClosedError } from "../core/errors.js";
 import { fromEnvelope, isEnvelope } from "./error-envelope.js";
-import { CLOSED, DEAD, EXIT_CODE, STATE, isControlClosed, signalPosted } from "../core/mailbox.js";
+import { CLOSED, STATE, isControlClosed, signalPosted } from "../core/mailbox.js";
 import { splitCarrier } from "./context-carrier.js";
+import { deathError, learnDeath, type DeathInfo } from "./thread-death.js";
 import {
   MAX_OPS_PER_MESSAGE,
   OP_ATTACH,
@@ -32,14 +35,42 @@ import {
   OP_FIELDS,
   OP_RUN,
   OP_WRAP,
+  REPLY_FIELDS,
+  R_CANCELLED,
   R_ERROR,
   R_OK,
+  type ContextEntries,
   type Op,
-  type ReplyKind,
 } from "./wire.js";
 
-function encodeArgs(args: unknown[], target: string, transfers: Transferable[]): unknown[] {
-  return encodeValue(args, target, "the arguments", transfers) as unknown[];
+export type { DeathInfo } from "./thread-death.js";
+
+/** Names of the items of the tuple `[args, context entries]` a call's special table refers to. */
+const CALL_PARTS = ["the arguments", "the context variables"] as const;
+
+/** A call's payload once checked: its arguments and context entries, and their special table. */
+interface CallPayload {
+  args: unknown[];
+  ctx: ContextEntries;
+  table: SpecialTable;
+}
+
+/**
+ * Checks a call's arguments and carried context values (a TypeError at the call site, naming the
+ * position, for what cannot cross) and, only when they hold shareables, copies them with their
+ * table of special positions.
+ */
+function encodeCall(args: unknown[], ctx: ContextEntries, target: string, transfers: Transferable[]): CallPayload | null {
+  let special = scanValue(args, target, "the arguments");
+  if (ctx !== 0) {
+    for (const [name, value] of ctx) {
+      if (scanValue(value, target, `the value of context variable '${name}'`)) special = true;
+    }
+  }
+  if (!special) return null;
+  const encoded = encodeSpecials([args, ctx], transfers, target, CALL_PARTS);
+  const [encodedArgs, encodedCtx] = encoded.value as [unknown[], ContextEntries];
+  return { args: encodedArgs, ctx: encodedCtx, table: encoded.table };
 }
 
 function decodeError(envelope: unknown): unknown {
@@ -48,16 +79,14 @@ function decodeError(envelope: unknown): unknown {
 
 function cloneFailure(target: string, err: unknown): TypeError {
   return new TypeError(
-    `Cannot send the arguments of '${target}' to another thread: ${(err as Error).message}. ` +
+    `Cannot send the arguments of '${target}' to another thread: ${errorMessage(err)}. ` +
       "Arguments and results cross threads by structured clone; pass plain data instead.",
     { cause: err },
   );
 }
 
-/** What the owner of a loop thread knows when it dies (see loop-thread.ts). */
-export interface DeathInfo {
-  exitCode: number | null;
-  cause?: unknown;
+function errorMessage(err: unknown): string {
+  return err instanceof Error && typeof err.message === "string" ? err.message : String(err);
 }
 
 /** A handle copy's own channel into the loop's mailbox. */
@@ -102,7 +131,7 @@ export class Channel implements RemoteCanceller {
     if (!this.closed) return;
     const state = Atomics.load(this.control, STATE);
     if (state === CLOSED) throw new LoopClosedError();
-    throw this.#deathError(null);
+    throw deathError(this.threadName, this.control, null);
   }
 
   /** The number this channel gave `target`, defining it on first use. */
@@ -133,15 +162,23 @@ export class Channel implements RemoteCanceller {
   }
 
   /** `post` for the per-call operations, without building an array per call when batching. */
-  #postCall(code: typeof OP_CALL | typeof OP_RUN, a: unknown, b: unknown, c: unknown, d: unknown, transfers: Transferable[]): void {
+  #postCall(
+    code: typeof OP_CALL | typeof OP_RUN,
+    a: unknown,
+    b: unknown,
+    c: unknown,
+    d: unknown,
+    e: unknown,
+    transfers: Transferable[],
+  ): void {
     const outbox = this.#outbox;
     if (outbox !== null) {
-      if (code === OP_RUN) outbox.push(code, a, b, c, d);
-      else outbox.push(code, a, b, c);
+      if (code === OP_RUN) outbox.push(code, a, b, c, d, e);
+      else outbox.push(code, a, b, c, d);
       this.#queued(transfers);
       return;
     }
-    this.#sendFirst((code === OP_RUN ? [code, a, b, c, d] : [code, a, b, c]) as Op, transfers);
+    this.#sendFirst((code === OP_RUN ? [code, a, b, c, d, e] : [code, a, b, c, d]) as Op, transfers);
   }
 
   #queued(transfers: readonly Transferable[] | undefined): void {
@@ -216,14 +253,15 @@ export class Channel implements RemoteCanceller {
     this.checkOpen();
     const ctx = splitCarrier(args);
     const transfers: Transferable[] = [];
-    const encoded = encodeArgs(args, target, transfers);
+    const payload = encodeCall(args, ctx, target, transfers);
     const id = this.#freeSlots.pop() ?? this.#slots.length;
     const cf = new ConcurrentFuture<T>(target, this.threadName, this, id);
     this.#slots[id] = cf as ConcurrentFuture<unknown>;
     if (++this.#waiting === 1) this.port.ref();
     const targetId = this.#targetId(target);
     try {
-      this.#postCall(OP_RUN, id, targetId, encoded, ctx, transfers);
+      if (payload === null) this.#postCall(OP_RUN, id, targetId, args, ctx, 0, transfers);
+      else this.#postCall(OP_RUN, id, targetId, payload.args, payload.ctx, payload.table, transfers);
     } catch (err) {
       // Not sent: no answer will come, the id is free at once.
       this.#release(id);
@@ -237,8 +275,9 @@ export class Channel implements RemoteCanceller {
     this.checkOpen();
     const ctx = splitCarrier(args);
     const transfers: Transferable[] = [];
-    const encoded = encodeArgs(args, target, transfers);
-    this.#postCall(OP_CALL, this.#targetId(target), encoded, ctx, undefined, transfers);
+    const payload = encodeCall(args, ctx, target, transfers);
+    if (payload === null) this.#postCall(OP_CALL, this.#targetId(target), args, ctx, 0, undefined, transfers);
+    else this.#postCall(OP_CALL, this.#targetId(target), payload.args, payload.ctx, payload.table, undefined, transfers);
   }
 
   #stopWaiting(): void {
@@ -269,20 +308,36 @@ export class Channel implements RemoteCanceller {
   }
 
   readonly #onReplies = (message: unknown): void => {
+    // Nothing a reply holds may throw out of this handler (it would end the thread): a reply that
+    // cannot be decoded fails its own call with a TypeError naming the position.
+    if (!Array.isArray(message)) return;
     const items = message as unknown[];
-    for (let i = 0; i < items.length; i += 3) {
-      const id = items[i] as number;
-      const kind = items[i + 1] as ReplyKind;
+    for (let i = 0; i + REPLY_FIELDS <= items.length; i += REPLY_FIELDS) {
+      const id = items[i];
+      if (typeof id !== "number") continue;
+      const kind = items[i + 1];
       const payload = items[i + 2];
-      if (kind === R_OK) this.#settle(id, "finished", decodeValue(payload));
-      else if (kind === R_ERROR) this.#settle(id, "failed", decodeError(payload));
-      else this.#settle(id, "cancelled", payload);
+      try {
+        if (kind === R_OK) {
+          const table = items[i + 3];
+          this.#settle(id, "finished", table === 0 ? payload : this.#decodeResult(id, payload, table));
+        } else if (kind === R_ERROR) {
+          this.#settle(id, "failed", decodeError(payload));
+        } else if (kind === R_CANCELLED) {
+          this.#settle(id, "cancelled", typeof payload === "string" ? payload : "");
+        } else {
+          this.#settle(id, "failed", new TypeError(`Received a reply of unknown kind ${String(kind)} from thread '${this.threadName}'`));
+        }
+      } catch (err) {
+        this.#settle(id, "failed", err);
+      }
     }
   };
 
-  #deathError(info: DeathInfo | null): ThreadExitError {
-    const exitCode = info?.exitCode ?? (Atomics.load(this.control, STATE) === DEAD ? Atomics.load(this.control, EXIT_CODE) : null);
-    return new ThreadExitError(this.threadName, exitCode, info?.cause === undefined ? {} : { cause: info.cause });
+  #decodeResult(id: number, payload: unknown, table: unknown): unknown {
+    const cf = this.#slots[id];
+    const target = cf instanceof ConcurrentFuture ? cf[kTarget] : "(cancelled call)";
+    return decodeSpecials(payload, table, target, `from thread '${this.threadName}'`, "the result");
   }
 
   readonly #onClose = (): void => {
@@ -292,16 +347,10 @@ export class Channel implements RemoteCanceller {
       this.#rejectAll(() => new LoopClosedError());
       return;
     }
-    // The thread died. Its owner knows the exit code; wait for it when we can.
-    const info = this.deathInfo;
-    if (info === null) {
-      Atomics.store(this.control, STATE, DEAD);
-      this.#rejectAll(() => this.#deathError(null));
-    } else {
-      void info.then((i) => {
-        this.#rejectAll(() => this.#deathError(i));
-      });
-    }
+    // The thread died. Its owner knows the exit code: wait until it is published (thread-death.ts).
+    void learnDeath(this.control, this.deathInfo).then((info) => {
+      this.#rejectAll(() => deathError(this.threadName, this.control, info));
+    });
   };
 
   #rejectAll(makeError: () => unknown): void {

@@ -3,15 +3,15 @@
  * talks to the loop through its own `Channel` (channel.ts); the loop's own handle calls the
  * endpoint directly (endpoint.ts). See channel.ts for the path of one call.
  */
-import { MessageChannel, type MessagePort } from "node:worker_threads";
-import { inspect } from "node:util";
+import { MessageChannel, MessagePort } from "node:worker_threads";
+import { inspect, types } from "node:util";
 import type { Remote } from "comlink";
 import type { ConcurrentFuture } from "./concurrent-future.js";
 import { registerShareable, type Shareable, type SharedData } from "./crossing.js";
 import { LoopClosedError } from "../core/errors.js";
 import type { EventLoop } from "../core/event-loop.js";
-import { isControlClosed } from "../core/mailbox.js";
-import { checkString, typeError } from "../core/validate.js";
+import { CONTROL_SLOTS, isControlClosed } from "../core/mailbox.js";
+import { checkString, fieldOf, isInstance, typeError } from "../core/validate.js";
 import { exposeOnPort, wrapPort, type ExposingLoop } from "./comlink-bridge.js";
 import { Channel, detachOnCollect } from "./channel.js";
 import { splitCarrier } from "./context-carrier.js";
@@ -36,11 +36,14 @@ export interface LoopHandleData {
 }
 
 function isHandleData(data: unknown): data is LoopHandleData {
+  const control = fieldOf(data, "control");
   return (
-    typeof data === "object" &&
-    data !== null &&
-    (data as Partial<LoopHandleData>).kind === "multiloop.LoopHandle" &&
-    (data as Partial<LoopHandleData>).control instanceof Int32Array
+    fieldOf(data, "kind") === "multiloop.LoopHandle" &&
+    types.isInt32Array(control) &&
+    types.isSharedArrayBuffer((control).buffer) &&
+    (control).length >= CONTROL_SLOTS &&
+    typeof fieldOf(data, "threadName") === "string" &&
+    isInstance(fieldOf(data, "port"), MessagePort)
   );
 }
 
@@ -78,7 +81,7 @@ export class LoopHandle implements Shareable {
 
   /** Revives a handle from `share().data` (an already revived handle is returned as is). */
   static from(data: unknown): LoopHandle {
-    if (data instanceof LoopHandle) return data;
+    if (isInstance(data, LoopHandle)) return data as LoopHandle;
     if (!isHandleData(data)) throw typeError("data", "the data of LoopHandle.share()", data);
     return new LoopHandle(data.control, data.threadName, new Channel(data.port, data.control, data.threadName), null);
   }
@@ -192,6 +195,6 @@ registerShareable("LoopHandle", LoopHandle, (data) => LoopHandle.from(data));
  * `handle.runCoroutineThreadsafe(target, ...args)`).
  */
 export function runCoroutineThreadsafe<T = unknown>(handle: LoopHandle, target: string, ...args: unknown[]): ConcurrentFuture<T> {
-  if (!(handle instanceof LoopHandle)) throw typeError("handle", "a LoopHandle", handle);
+  if (!isInstance(handle, LoopHandle)) throw typeError("handle", "a LoopHandle", handle);
   return handle.runCoroutineThreadsafe<T>(target, ...args);
 }

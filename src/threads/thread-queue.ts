@@ -22,7 +22,7 @@
  * puts fail with QueueShutDown, gets drain what is left and then fail with QueueShutDown, and every
  * waiter in every thread is woken.
  */
-import { inspect } from "node:util";
+import { inspect, types } from "node:util";
 import { registerShareable, type Shareable, type SharedData } from "./crossing.js";
 import { QueueEmpty, QueueFull, QueueShutDown } from "../core/errors.js";
 import type { EventLoop } from "../core/event-loop.js";
@@ -30,7 +30,7 @@ import { getRunningLoop } from "../core/policy.js";
 import { CELL, HEADER, RecordWriter } from "./thread-queue-codec.js";
 import { coreOf, type QueueCore } from "./thread-queue-core.js";
 import { MAX_ITEMS, PUT_CLOSED, SharedRing } from "./thread-queue-ring.js";
-import { checkInteger, checkObject, rangeError, typeError } from "../core/validate.js";
+import { checkInteger, checkObject, fieldOf, isInstance, rangeError, typeError } from "../core/validate.js";
 
 export interface ThreadQueueOptions {
   /**
@@ -76,13 +76,8 @@ function giveScratch(writer: RecordWriter): void {
 }
 
 function isData(data: unknown): data is ThreadQueueData {
-  return (
-    typeof data === "object" &&
-    data !== null &&
-    (data as Partial<ThreadQueueData>).kind === "multiloop.ThreadQueue" &&
-    (data as Partial<ThreadQueueData>).buffer instanceof SharedArrayBuffer &&
-    SharedRing.isRing((data as ThreadQueueData).buffer)
-  );
+  const buffer = fieldOf(data, "buffer");
+  return fieldOf(data, "kind") === "multiloop.ThreadQueue" && types.isSharedArrayBuffer(buffer) && SharedRing.isRing(buffer);
 }
 
 /** Set by `from()` just before it calls the constructor: the core to adopt. */
@@ -149,7 +144,7 @@ export class ThreadQueue<T = unknown> implements Shareable {
    * revived `ThreadQueue` is returned as is.
    */
   static from<T = unknown>(data: unknown): ThreadQueue<T> {
-    if (data instanceof ThreadQueue) return data as ThreadQueue<T>;
+    if (isInstance(data, ThreadQueue)) return data as ThreadQueue<T>;
     if (!isData(data)) throw typeError("data", "the data of ThreadQueue.share()", data);
     adopting = coreOf(new SharedRing(data.buffer));
     return new ThreadQueue<T>();
