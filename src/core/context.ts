@@ -11,7 +11,7 @@ import { types } from "node:util";
 import { LookupError, RuntimeError } from "./errors.js";
 import { als, baseFrame, currentFrame, state, EMPTY_DATA, type Frame } from "./frame.js";
 import { pyStr } from "./format.js";
-import { checkFunction, checkString, typeError } from "./validate.js";
+import { checkFunction, checkString, isInstance, readOptions, typeError } from "./validate.js";
 
 export type ContextData = ReadonlyMap<ContextVar<unknown>, unknown>;
 
@@ -223,9 +223,9 @@ export class ContextVar<T> {
 
   constructor(name: string, options: ContextVarOptions<T> = {}) {
     checkString("name", name);
-    if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
+    options = readOptions("options", options);
     this.#name = name;
-    this.#default = "default" in options ? (options.default) : MISSING;
+    this.#default = "default" in options ? options.default : MISSING;
     registerByName(this);
   }
 
@@ -292,7 +292,7 @@ export class ContextMarker {
  * loop.callSoon(handler, "event", withContext(ctx));
  */
 export function withContext(ctx: Context): ContextMarker {
-  if (!(ctx instanceof Context)) throw typeError("ctx", "a Context", ctx);
+  if (!isInstance(ctx, Context)) throw typeError("ctx", "a Context", ctx);
   return new ContextMarker(ctx);
 }
 

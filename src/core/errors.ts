@@ -11,6 +11,9 @@
  * matchable and the console still shows the advice (Node prints own properties of errors).
  */
 
+import { types } from "node:util";
+import { safeGet, safeString } from "./format.js";
+
 const kBrands = Symbol.for("multiloop.error.brands");
 
 type ErrorClass = abstract new (...args: never[]) => Error;
@@ -26,6 +29,23 @@ export interface LoopErrorOptions extends ErrorOptions {
   hint?: string;
 }
 
+/**
+ * The options of an error constructor, read without trusting them: an error is made on a failure
+ * path, where throwing instead (a revoked proxy, a throwing getter) would hide the failure. What
+ * cannot be read is left out; `code` and `hint` count only as strings.
+ */
+function errorOptions(options: unknown): LoopErrorOptions {
+  if (typeof options !== "object" || options === null || types.isProxy(options)) return {};
+  const out: LoopErrorOptions = {};
+  const cause = safeGet(options, "cause");
+  if (cause !== undefined) out.cause = cause;
+  const code = safeGet(options, "code");
+  if (typeof code === "string") out.code = code;
+  const hint = safeGet(options, "hint");
+  if (typeof hint === "string") out.hint = hint;
+  return out;
+}
+
 /** Base class of every error thrown by multiloop. */
 export class LoopError extends Error {
   /** A stable code (`ERR_LOOP_*`); match on this rather than on the message text. */
@@ -34,7 +54,9 @@ export class LoopError extends Error {
   declare readonly hint?: string;
 
   constructor(message = "", options: LoopErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const opts = errorOptions(options);
+    super(safeString(message), opts.cause === undefined ? undefined : { cause: opts.cause });
+    options = opts;
     const ctor = new.target as unknown as { defaultCode: string };
     Object.defineProperty(this, "code", {
       value: options.code ?? ctor.defaultCode,
@@ -94,7 +116,7 @@ export class NoRunningLoopError extends RuntimeError {
       hint:
         "Call this from code the loop runs (a task, a callback, or a function passed to run()), " +
         "or use getEventLoop() / newEventLoop() to get a loop object explicitly.",
-      ...options,
+      ...errorOptions(options),
     });
   }
 }
@@ -110,7 +132,7 @@ export class LoopClosedError extends RuntimeError {
   constructor(options: LoopErrorOptions = {}, message = "Event loop is closed") {
     super(message, {
       hint: "A closed loop accepts no new work. Create a new one with newEventLoop() or use run().",
-      ...options,
+      ...errorOptions(options),
     });
   }
 }
@@ -142,6 +164,8 @@ export class IncompleteReadError extends LoopError {
   readonly partial: Buffer;
   readonly expected: number | null;
   constructor(partial: Buffer, expected: number | null) {
+    if (!types.isUint8Array(partial)) throw new TypeError(`Expected \`partial\` to be a Buffer, got ${typeof partial}`);
+    if (expected !== null && typeof expected !== "number") throw new TypeError(`Expected \`expected\` to be a number or null, got ${typeof expected}`);
     const total = expected === null ? "undefined" : String(expected);
     super(`${partial.length} bytes read on a total of ${total} expected bytes`);
     this.partial = partial;
@@ -153,6 +177,7 @@ export class IncompleteReadError extends LoopError {
 export class LimitOverrunError extends LoopError {
   readonly consumed: number;
   constructor(message: string, consumed: number) {
+    if (typeof consumed !== "number") throw new TypeError(`Expected \`consumed\` to be a number, got ${typeof consumed}`);
     super(message);
     this.consumed = consumed;
   }
@@ -171,8 +196,8 @@ export class RemoteError extends LoopError {
     options: LoopErrorOptions = {},
   ) {
     super(message, options);
-    this.remoteName = remoteName;
-    this.threadName = threadName;
+    this.remoteName = safeString(remoteName);
+    this.threadName = safeString(threadName);
   }
 }
 
@@ -185,13 +210,15 @@ export class ThreadExitError extends LoopClosedError {
   readonly threadName: string;
   readonly exitCode: number | null;
   constructor(threadName: string, exitCode: number | null, options: LoopErrorOptions = {}) {
-    const how = exitCode === null ? "exited" : `exited with code ${exitCode}`;
+    const name = safeString(threadName);
+    const code = typeof exitCode === "number" ? exitCode : null;
+    const how = code === null ? "exited" : `exited with code ${code}`;
     super(
-      { hint: "The thread is gone; start a new one (spawnLoopThread) to go on.", ...options },
-      `Thread '${threadName}' ${how} while work for its event loop was pending`,
+      { hint: "The thread is gone; start a new one (spawnLoopThread) to go on.", ...errorOptions(options) },
+      `Thread '${name}' ${how} while work for its event loop was pending`,
     );
-    this.threadName = threadName;
-    this.exitCode = exitCode;
+    this.threadName = name;
+    this.exitCode = code;
   }
 }
 

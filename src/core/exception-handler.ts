@@ -9,7 +9,8 @@ import { Handle, describeRunnable, kRun, type Runnable } from "./handle.js";
 import { logger } from "./log.js";
 import { kTaskOf } from "./symbols.js";
 import { Task } from "./task.js";
-import { describeValue } from "./validate.js";
+import { types } from "node:util";
+import { describeValue, isInstance, isThenable, typeError } from "./validate.js";
 import { safeGet, safeInspect, safeString } from "./format.js";
 // A type only: the handler is given the loop (the model's circle, see scripts/check-layers.ts).
 import type { EventLoop } from "./event-loop.js";
@@ -56,6 +57,9 @@ export function formatExceptionContext(context: ExceptionContext): string {
  * the handler there), or to the loop's default handler; an error in either is logged, never thrown.
  */
 export function dispatchException(loop: EventLoop, handler: ExceptionHandler | null, context: ExceptionContext): void {
+  if (typeof context !== "object" || context === null || types.isProxy(context)) {
+    throw typeError("context", "an object with a `message` (an ExceptionContext)", context);
+  }
   if (handler === null) {
     try {
       loop.defaultExceptionHandler(context);
@@ -81,10 +85,10 @@ export function dispatchException(loop: EventLoop, handler: ExceptionHandler | n
 }
 
 function contextOfExceptionContext(context: ExceptionContext): Context | null {
-  const task = context.task;
-  if (task instanceof Task) return task.getContext();
-  const handle = context.handle;
-  if (handle instanceof Handle) return handle.getContext();
+  const task = safeGet(context, "task");
+  if (isInstance(task, Task)) return (task as Task<unknown>).getContext();
+  const handle = safeGet(context, "handle");
+  if (isInstance(handle, Handle)) return (handle as Handle).getContext();
   return null;
 }
 
@@ -103,6 +107,24 @@ function reprForLog(value: unknown): string {
 export function reportCallbackError(loop: EventLoop, handle: Runnable, err: unknown): void {
   const what = handle instanceof Handle ? handle.formatCallback() : describeRunnable(handle);
   loop.callExceptionHandler({ message: `Exception in callback ${what}`, exception: err, handle });
+}
+
+/**
+ * A callback returned `returned` (an async function given to callSoon or addDoneCallback, or
+ * exposed and called one way from another thread): the loop does not await it, as asyncio does
+ * not, but a promise's rejection goes to the exception handler like a synchronous throw, instead
+ * of ending the thread as an unhandled rejection.
+ */
+export function watchReturned(loop: EventLoop, handle: Runnable, returned: unknown): void {
+  if (!isThenable(returned)) return;
+  const report = (err: unknown): void => {
+    reportCallbackError(loop, handle, err);
+  };
+  try {
+    returned.then(undefined, report);
+  } catch (err) {
+    report(err);
+  }
 }
 
 /**

@@ -33,7 +33,7 @@ import {
   kUnretrieved,
   kYieldOnce,
 } from "./symbols.js";
-import { checkFunction, typeError } from "./validate.js";
+import { checkFunction, isInstance, readOptions, typeError } from "./validate.js";
 import type { EventLoop } from "./event-loop.js";
 import type { Task } from "./task.js";
 
@@ -112,13 +112,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   constructor(options: FutureOptions = {}) {
-    if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
     // Subclasses in this package pass their loop directly (no options object per task).
     let loop: EventLoop;
-    if (isLoop(options)) loop = options;
-    else if (options.loop === undefined) loop = lookupEventLoop();
-    else if (isLoop(options.loop)) loop = options.loop;
-    else throw typeError("options.loop", "an EventLoop", options.loop);
+    if (isLoop(options)) {
+      loop = options;
+    } else {
+      const given = readOptions("options", options).loop;
+      if (given === undefined) loop = lookupEventLoop();
+      else if (isLoop(given)) loop = given;
+      else throw typeError("options.loop", "an EventLoop", given);
+    }
     this.#loop = loop;
     if (loop.getDebug()) this.sourceTraceback = new Error("Future created at").stack;
   }
@@ -442,12 +445,17 @@ export class Future<T = unknown> implements PromiseLike<T> {
 
 /** @internal whether `value` is an EventLoop (without importing the loop module: no cycle). */
 export function isLoop(value: unknown): value is EventLoop {
-  return (
-    typeof value === "object" && value !== null && typeof (value as { [kSchedule]?: unknown })[kSchedule] === "function"
-  );
+  // A try, not safeGet: this runs for every future made (a loop passed as the options), and a
+  // read that throws (a revoked proxy) is all that must not escape.
+  try {
+    return typeof value === "object" && value !== null && typeof (value as { [kSchedule]?: unknown })[kSchedule] === "function";
+  } catch {
+    return false;
+  }
 }
 
 
 export function isFuture(value: unknown): value is Future<unknown> {
-  return value instanceof Future;
+  // isInstance: false for a proxy (a revoked one throws on instanceof).
+  return isInstance(value, Future);
 }

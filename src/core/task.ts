@@ -15,6 +15,7 @@
  */
 import { CancelledError, LoopClosedError, RuntimeError } from "./errors.js";
 import { Context, currentData } from "./context.js";
+import { types } from "node:util";
 import { EMPTY_DATA, als, currentFrame, type Frame } from "./frame.js";
 import { Future, isLoop, type FutureOptions } from "./future.js";
 import { kResumes, kStalledAt } from "./future-callbacks.js";
@@ -37,7 +38,7 @@ import {
   kTaskDone,
   kTaskOf,
 } from "./symbols.js";
-import { isThenable, typeError } from "./validate.js";
+import { describeValue, isInstance, isThenable, readOptions, typeError } from "./validate.js";
 import type { EventLoop } from "./event-loop.js";
 
 /** What `createTask` and friends accept: a function to start in the task, or a started promise. */
@@ -109,9 +110,14 @@ export function checkCoroutine(name: string, coro: unknown): void {
 
 /** `createTask`'s options, checked at the boundary. */
 export function checkTaskOptions(options: unknown): void {
-  if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
-  const context = (options as TaskOptions).context;
-  if (context !== undefined && !(context instanceof Context)) throw typeError("options.context", "a Context", context);
+  if (typeof options !== "object" || options === null || types.isProxy(options)) throw typeError("options", "an options object", options);
+  let context: unknown;
+  try {
+    context = (options as TaskOptions).context;
+  } catch (err) {
+    throw new TypeError(`Expected \`options.context\` to be readable, but reading it threw ${describeValue(err)}`, { cause: err });
+  }
+  if (context !== undefined && !isInstance(context, Context)) throw typeError("options.context", "a Context", context);
 }
 
 /**
@@ -171,8 +177,8 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     const loop = trustedLoop;
     if (loop !== null) return loop as unknown as FutureOptions;
     checkCoroutine("coro", coro);
-    if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
-    if (options.context !== undefined && !(options.context instanceof Context)) {
+    options = readOptions("options", options);
+    if (options.context !== undefined && !isInstance(options.context, Context)) {
       throw typeError("options.context", "a Context", options.context);
     }
     if (options.loop !== undefined && !isLoop(options.loop)) throw typeError("options.loop", "an EventLoop", options.loop);
@@ -316,8 +322,26 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
       task.#onThrow(err);
       return;
     }
-    if (isThenable(result)) result.then(Task.#returned, Task.#threw);
-    else task.#onReturn(result);
+    if (!isThenable(result)) task.#onReturn(result);
+    // Native promises and loop futures call back inside the task's frame; any other thenable may
+    // call back from anywhere (or throw from `then`), so it gets handlers bound to the task.
+    else if (result instanceof Promise || result instanceof Future) result.then(Task.#returned, Task.#threw);
+    else Task.#adopt(task, result);
+  }
+
+  static #adopt<T>(task: Task<T>, thenable: PromiseLike<T>): void {
+    try {
+      thenable.then(
+        (value) => {
+          task.#onReturn(value);
+        },
+        (err: unknown) => {
+          task.#onThrow(err);
+        },
+      );
+    } catch (err) {
+      task.#onThrow(err);
+    }
   }
 
   static readonly #returned = (value: unknown): void => {

@@ -8,10 +8,10 @@ import { Future } from "./future.js";
 import { getEventLoop, getRunningLoop } from "./policy.js";
 import { kOnCancel, kTasks, kYieldOnce } from "./symbols.js";
 import { type Task, type Coroutine, type TaskOptions } from "./task.js";
-import { checkTime, isThenable, rangeError, typeError } from "./validate.js";
+import { checkTime, isInstance, isThenable, rangeError, readOptions, typeError } from "./validate.js";
 
 function checkLoop(name: string, loop: unknown): asserts loop is EventLoop | undefined {
-  if (loop !== undefined && !(loop instanceof EventLoop)) throw typeError(name, "an EventLoop", loop);
+  if (loop !== undefined && !isInstance(loop, EventLoop)) throw typeError(name, "an EventLoop", loop);
 }
 
 /**
@@ -37,14 +37,15 @@ export function ensureFuture<T>(
   aw: Awaitable<T> | (() => T | PromiseLike<T>),
   options: EnsureFutureOptions = {},
 ): Future<T> {
-  if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
+  options = readOptions("options", options);
   const loop = options.loop;
   checkLoop("options.loop", loop);
-  if (aw instanceof Future) {
-    if (loop !== undefined && aw.getLoop() !== loop) {
+  if (isInstance(aw, Future)) {
+    const fut = aw as Future<T>;
+    if (loop !== undefined && fut.getLoop() !== loop) {
       throw new RangeError("The future belongs to a different loop than the one specified as the loop argument");
     }
-    return aw;
+    return fut;
   }
   if (typeof aw === "function" || isThenable(aw)) {
     return (loop ?? getEventLoop()).createTask(aw);

@@ -111,6 +111,19 @@ export function fieldOf(value: unknown, key: string): unknown {
   return typeof value === "object" && value !== null ? safeGet(value, key) : undefined;
 }
 
+/** An object (not a proxy) with a `[Symbol.iterator]` method: what iterable parameters take. */
+export function isIterableObject(value: unknown): value is Iterable<unknown> {
+  return typeof value === "object" && value !== null && typeof safeGet(value, Symbol.iterator) === "function";
+}
+
+/** The class name of `value` for messages (asyncio's "not Task"), read without trusting it. */
+export function className(value: unknown): string {
+  if (typeof value !== "object" || value === null) return typeof value;
+  const ctor = safeGet(value, "constructor");
+  const name = typeof ctor === "function" ? safeGet(ctor, "name") : undefined;
+  return typeof name === "string" && name !== "" ? name : "Object";
+}
+
 /** Whether `value` has a `then` method; false (not a throw) when reading `then` throws (a revoked proxy). */
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
   if (value === null || (typeof value !== "object" && typeof value !== "function")) return false;

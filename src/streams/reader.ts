@@ -10,7 +10,7 @@ import { IncompleteReadError, LimitOverrunError, RuntimeError } from "../core/er
 import type { EventLoop } from "../core/event-loop.js";
 import type { Future } from "../core/future.js";
 import { getEventLoop } from "../core/policy.js";
-import { typeError } from "../core/validate.js";
+import { readOptions, typeError } from "../core/validate.js";
 import type { Transport } from "../net/transport.js";
 
 
@@ -75,7 +75,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #paused = false;
 
   constructor(options: StreamReaderOptions = {}) {
-    if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
+    options = readOptions("options", options);
     this.#limit = checkLimit(options.limit);
     this.#loop = options.loop ?? getEventLoop();
   }

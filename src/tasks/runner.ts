@@ -9,7 +9,7 @@ import { gather } from "./gather.js";
 import { kMarkRetrieved } from "../core/symbols.js";
 import { newEventLoop, setEventLoop } from "../core/policy.js";
 import { allTasks } from "../core/tasks.js";
-import { checkFunction, typeError } from "../core/validate.js";
+import { checkFunction, readOptions, typeError } from "../core/validate.js";
 
 export interface RunnerOptions {
   /** Turn the loop's debug mode on (true) or off (false); default: the environment's setting. */
@@ -45,7 +45,7 @@ export class Runner {
   #setLoop = false;
 
   constructor(options: RunnerOptions = {}) {
-    if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
+    options = readOptions("options", options);
     if (options.debug !== undefined && typeof options.debug !== "boolean") {
       throw typeError("options.debug", "a boolean", options.debug);
     }

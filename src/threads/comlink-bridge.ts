@@ -21,6 +21,7 @@
  * is why the dependency is pinned exactly.
  */
 import * as Comlink from "comlink";
+import { types } from "node:util";
 import { MessageChannel, type MessagePort, type Transferable } from "node:worker_threads";
 import { CLOSED, STATE } from "../core/mailbox.js";
 import { LookupError, LoopClosedError } from "../core/errors.js";
@@ -51,13 +52,34 @@ interface Thrown {
   value: unknown;
 }
 
+/**
+ * comlink asks each transfer handler's `canHandle` about every argument and result; its own ask
+ * with `in` and a property read, which throw on a revoked proxy (out of a call, or out of the
+ * exposing thread's message handler). Guarded, such a value is "raw", and structured clone then
+ * refuses it like any other value it cannot copy.
+ */
+function guardedCanHandle<T>(handler: Comlink.TransferHandler<T, unknown>): (value: unknown) => value is T {
+  return (value: unknown): value is T => {
+    if (types.isProxy(value)) return false;
+    try {
+      return handler.canHandle(value);
+    } catch {
+      return false;
+    }
+  };
+}
+
 function installThrowHandler(): void {
   if (throwHandlerInstalled) return;
   throwHandlerInstalled = true;
   const original = Comlink.transferHandlers.get("throw");
+  const proxyHandler = Comlink.transferHandlers.get("proxy");
+  if (proxyHandler !== undefined) {
+    Comlink.transferHandlers.set("proxy", { ...proxyHandler, canHandle: guardedCanHandle(proxyHandler) });
+  }
   if (original === undefined) return;
   const handler: Comlink.TransferHandler<Thrown, unknown> = {
-    canHandle: (value: unknown): value is Thrown => original.canHandle(value),
+    canHandle: guardedCanHandle(original as Comlink.TransferHandler<Thrown, unknown>),
     serialize: ({ value }) => [toEnvelope(value, currentThreadName()), []],
     deserialize: (serialized) => {
       throw isEnvelope(serialized) ? fromEnvelope(serialized) : serialized;
@@ -299,7 +321,26 @@ export function wrapPort<T>(
         }
         pending.add(message.id);
       }
-      port.postMessage(message, transfer as never);
+      try {
+        port.postMessage(message, transfer as never);
+      } catch (err) {
+        // An argument structured clone refuses: this call fails, as a TypeError naming it.
+        const id = message.id;
+        if (id === undefined) throw err;
+        const path = Array.isArray((message as { path?: unknown }).path) ? (message as { path: unknown[] }).path.join(".") : "";
+        const error = new TypeError(
+          `Cannot send the arguments of '${path}' to thread '${threadName}' through its comlink proxy: ${errorRepr(err)}. ` +
+            "Arguments cross threads by structured clone; pass plain data instead.",
+          { cause: err },
+        );
+        queueMicrotask(() => {
+          if (pending.delete(id) && pending.size === 0) {
+            port.unref();
+            if (root !== null) inFlightRoots.delete(root);
+          }
+          dispatch({ id, type: "HANDLER", name: "throw", value: toEnvelope(error, threadName) });
+        });
+      }
     },
     addEventListener(_type: string, listener: Listener): void {
       listeners.add(listener);

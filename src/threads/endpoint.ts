@@ -16,8 +16,7 @@ import { mailboxOf, type Mailbox } from "../core/mailbox.js";
 import { Task, constructTask, kCompleted } from "../core/task.js";
 import { kMarkRetrieved, kScheduleCall } from "../core/symbols.js";
 import { channels } from "../core/log.js";
-import { callbackRepr, errorRepr, safeString } from "../core/format.js";
-import { isThenable } from "../core/validate.js";
+import { errorRepr, safeString } from "../core/format.js";
 import { exposeOnPort } from "./comlink-bridge.js";
 import { LoopHandle } from "./loop-handle.js";
 import {
@@ -74,7 +73,6 @@ export class LoopEndpoint {
   readonly #replies = new Map<MessagePort, { items: unknown[]; transfers: Transferable[] }>();
   #flushScheduled = false;
   readonly #cleanups: Array<() => void> = [];
-  readonly #oneWayCache = new WeakMap<(...args: never[]) => unknown, (...args: unknown[]) => unknown>();
   readonly localHandle: LoopHandle;
 
   constructor(loop: EventLoop) {
@@ -206,7 +204,8 @@ export class LoopEndpoint {
       return;
     }
     const [args, entries] = payload;
-    this.loop[kScheduleCall](this.#oneWay(target, fn), args, entries === 0 ? null : contextFromEntries(entries));
+    // A promise it returns is watched by its handle: a rejection is reported, like a throw.
+    this.loop[kScheduleCall](fn as (...a: unknown[]) => unknown, args, entries === 0 ? null : contextFromEntries(entries));
   }
 
   /**
@@ -221,34 +220,6 @@ export class LoopEndpoint {
     if (!Array.isArray(decodedArgs)) throw new TypeError(`Received a call of '${target}' whose arguments are not an array`);
     if (decodedCtx !== 0 && !Array.isArray(decodedCtx)) throw new TypeError(`Received a call of '${target}' with malformed context variables`);
     return [decodedArgs, decodedCtx as ContextEntries];
-  }
-
-  /**
-   * `fn` as a one-way callback: a promise it returns is not awaited (as asyncio's callbacks), but
-   * its rejection goes to the loop's exception handler, like a synchronous throw, instead of
-   * ending the thread as an unhandled rejection. Made once per function.
-   */
-  #oneWay(target: string, fn: (...args: never[]) => unknown): (...args: unknown[]) => unknown {
-    let wrapper = this.#oneWayCache.get(fn);
-    if (wrapper !== undefined) return wrapper;
-    const loop = this.loop;
-    const call = fn as (...a: unknown[]) => unknown;
-    wrapper = function (this: unknown, ...args: unknown[]): unknown {
-      const result = call(...args);
-      if (isThenable(result)) {
-        try {
-          result.then(undefined, (err: unknown) => {
-            loop.callExceptionHandler({ message: `Exception in callback ${callbackRepr(wrapper, args)}`, exception: err });
-          });
-        } catch (err) {
-          loop.callExceptionHandler({ message: `Exception in callback ${callbackRepr(wrapper, args)}`, exception: err });
-        }
-      }
-      return undefined;
-    };
-    Object.defineProperty(wrapper, "name", { value: target });
-    this.#oneWayCache.set(fn, wrapper);
-    return wrapper;
   }
 
   #run(
@@ -351,7 +322,7 @@ export class LoopEndpoint {
       this.loop.callExceptionHandler({ message: "callSoonThreadsafe() into this loop failed", exception: this.#unknownTarget(target) });
       return;
     }
-    this.loop[kScheduleCall](this.#oneWay(target, fn), args, null);
+    this.loop[kScheduleCall](fn as (...a: unknown[]) => unknown, args, null);
   }
 
   #reply(port: MessagePort, id: number, kind: ReplyKind, payload: unknown, target = ""): void {

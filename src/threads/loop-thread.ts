@@ -9,7 +9,7 @@ import { fromEnvelope, isEnvelope } from "./error-envelope.js";
 import { LoopHandle } from "./loop-handle.js";
 import { publishDeath, type DeathInfo } from "./thread-death.js";
 import { THREAD_NAME_KEY } from "../core/thread-name.js";
-import { checkObject, checkString, checkTime, rangeError } from "../core/validate.js";
+import { checkObject, checkString, checkTime, rangeError, readOptions } from "../core/validate.js";
 import type { Remote } from "comlink";
 
 export interface SpawnLoopThreadOptions {
@@ -67,7 +67,7 @@ const workerFile = new URL("../../workers/loop-thread.js", import.meta.url);
  * await io.stop();
  */
 export async function spawnLoopThread(options: SpawnLoopThreadOptions = {}): Promise<LoopThread> {
-  checkObject("options", options);
+  options = readOptions("options", options);
   if (options.name !== undefined) checkString("options.name", options.name);
   const module = options.module === undefined ? null : moduleSpecifier(options.module);
   const workerData: Record<string, unknown> = { module };

@@ -30,7 +30,7 @@ import { getRunningLoop } from "../core/policy.js";
 import { CELL, HEADER, RecordWriter } from "./thread-queue-codec.js";
 import { coreOf, type QueueCore } from "./thread-queue-core.js";
 import { MAX_ITEMS, PUT_CLOSED, SharedRing } from "./thread-queue-ring.js";
-import { checkInteger, checkObject, fieldOf, isInstance, rangeError, typeError } from "../core/validate.js";
+import { checkInteger, fieldOf, isInstance, isIterableObject, rangeError, readOptions, typeError } from "../core/validate.js";
 
 export interface ThreadQueueOptions {
   /**
@@ -127,7 +127,7 @@ export class ThreadQueue<T = unknown> implements Shareable {
       adopting = null;
       return;
     }
-    checkObject("options", options);
+    options = readOptions("options", options);
     const maxsize = options.maxsize ?? 0;
     checkInteger("options.maxsize", maxsize, 0);
     if (maxsize > MAX_ITEMS) throw rangeError("options.maxsize", `an integer <= ${MAX_ITEMS}`, maxsize);
@@ -231,9 +231,7 @@ export class ThreadQueue<T = unknown> implements Shareable {
    */
   async putMany(items: Iterable<T>): Promise<void> {
     const loop = getRunningLoop();
-    if (typeof (items as { [Symbol.iterator]?: unknown } | null)?.[Symbol.iterator] !== "function") {
-      throw typeError("items", "an iterable", items);
-    }
+    if (!isIterableObject(items) && typeof items !== "string") throw typeError("items", "an iterable", items);
     const writer = new RecordWriter();
     let i = 0;
     for (const item of items) {
