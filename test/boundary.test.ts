@@ -369,6 +369,18 @@ describe("issue 11: the thread boundary holds against any value", () => {
     expect(thrown(() => t.handle.callSoonThreadsafe(proxy as never))).toBeInstanceOf(TypeError);
   });
 
+  it("also: a handle passed with every call revives onto one channel per loop and thread, and every copy still works", { timeout: 30_000 }, async () => {
+    const other = await spawnLoopThread({ name: "other", module: hostile });
+    try {
+      const same = await Promise.all(Array.from({ length: 50 }, () => t.call<boolean>("sameChannel", other.handle)));
+      expect(same.every(Boolean)).toBe(true);
+      // Each call's copy can be used, also after many others were dropped.
+      for (let i = 0; i < 5; i++) expect(await t.call("awaitOn", other.handle, "echo")).toEqual({ name: "resolved", exitCode: null });
+    } finally {
+      await other.stop();
+    }
+  });
+
   it("12. calls into a dead thread: ThreadExitError is the closed-loop RuntimeError; call() rejects, the others throw", { timeout: 30_000 }, async () => {
     const gone = await spawnLoopThread({ name: "gone", module: hostile });
     gone.handle.callSoonThreadsafe("exitWith", 5);

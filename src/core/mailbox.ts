@@ -22,6 +22,7 @@
  * The core only moves messages; what they mean (calls, replies, cancels) is decided by the
  * dispatcher the thread layer installs (threads/endpoint.ts).
  */
+import { getRandomValues } from "node:crypto";
 import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { EventLoop } from "./event-loop.js";
 import type { LoopInbox } from "./loop-inbox.js";
@@ -34,7 +35,9 @@ export const PENDING = 1;
 export const WAKE = 2;
 /** Written by the thread's parent when the thread exits: its exit code. */
 export const EXIT_CODE = 3;
-export const CONTROL_SLOTS = 4;
+/** A random 64-bit id of the loop (two slots), so a thread can tell copies of one loop's handle apart from others'. */
+export const LOOP_ID = 4;
+export const CONTROL_SLOTS = 6;
 
 /** Values of `STATE`. */
 export const STOPPED = 0;
@@ -47,7 +50,14 @@ export const DEAD = 4;
 export type MailboxDispatcher = (message: unknown, port: MessagePort) => void;
 
 export function newControlBlock(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  control.set(getRandomValues(new Int32Array(2)), LOOP_ID);
+  return control;
+}
+
+/** The loop's id, as a map key (the same in every thread). */
+export function loopId(control: Int32Array): string {
+  return `${control[LOOP_ID]}:${control[LOOP_ID + 1]}`;
 }
 
 /** True when calls into the loop that owns `control` can never run. */

@@ -13,7 +13,7 @@ import type { EventLoop } from "../core/event-loop.js";
 import { CONTROL_SLOTS, isControlClosed } from "../core/mailbox.js";
 import { checkString, fieldOf, isInstance, typeError } from "../core/validate.js";
 import { exposeOnPort, wrapPort, type ExposingLoop } from "./comlink-bridge.js";
-import { Channel, detachOnCollect } from "./channel.js";
+import { channelFor, detachOnCollect, type Channel } from "./channel.js";
 import { splitCarrier } from "./context-carrier.js";
 import { OP_ATTACH, OP_STOP, OP_WRAP } from "./wire.js";
 
@@ -83,7 +83,7 @@ export class LoopHandle implements Shareable {
   static from(data: unknown): LoopHandle {
     if (isInstance(data, LoopHandle)) return data as LoopHandle;
     if (!isHandleData(data)) throw typeError("data", "the data of LoopHandle.share()", data);
-    return new LoopHandle(data.control, data.threadName, new Channel(data.port, data.control, data.threadName), null);
+    return new LoopHandle(data.control, data.threadName, channelFor(data.port, data.control, data.threadName), null);
   }
 
   /** The name of the thread the loop lives in. */
