@@ -215,9 +215,10 @@ function scan(root: unknown): boolean {
     segment = seg;
     const t = typeof child;
     if (t === "object") {
-      if (child !== null && !seen.has(child as object)) {
-        seen.add(child as object);
-        stack.push(child as object);
+      if (child !== null) {
+        // One hash operation, not has() then add(): the set grew only if the object is new.
+        const size = seen.size;
+        if (seen.add(child as object).size !== size) stack.push(child as object);
       }
     } else if (t === "function" || t === "symbol") {
       refusePrimitive(child, current, seg);
@@ -228,8 +229,28 @@ function scan(root: unknown): boolean {
     segment = null;
     try {
       const kind = classify(current);
-      if (kind === K_SHAREABLE) found = true;
-      else if (kind !== K_LEAF) forEachChild(current, kind, visit);
+      if (kind === K_OBJECT) {
+        // Inline, not through forEachChild's callback: plain objects are most of a large value.
+        const obj = current as Record<string, unknown>;
+        const keys = Object.keys(obj);
+        for (let k = 0; k < keys.length; k++) {
+          const key = keys[k] as string;
+          segment = key;
+          const child = obj[key];
+          if (typeof child === "object") {
+            if (child !== null) {
+              const size = seen.size;
+              if (seen.add(child).size !== size) stack.push(child);
+            }
+          } else if (typeof child === "function" || typeof child === "symbol") {
+            refusePrimitive(child, current, key);
+          }
+        }
+      } else if (kind === K_SHAREABLE) {
+        found = true;
+      } else if (kind !== K_LEAF) {
+        forEachChild(current, kind, visit);
+      }
     } catch (err) {
       if (err instanceof Refused) {
         if (err.container === null) {
