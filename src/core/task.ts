@@ -15,7 +15,6 @@
  */
 import { CancelledError, LoopClosedError, RuntimeError } from "./errors.js";
 import { Context, currentData } from "./context.js";
-import { types } from "node:util";
 import { EMPTY_DATA, als, currentFrame, type Frame } from "./frame.js";
 import { Future, isLoop, type FutureOptions } from "./future.js";
 import { kResumes, kStalledAt } from "./future-callbacks.js";
@@ -110,7 +109,7 @@ export function checkCoroutine(name: string, coro: unknown): void {
 
 /** `createTask`'s options, checked at the boundary. */
 export function checkTaskOptions(options: unknown): void {
-  if (typeof options !== "object" || options === null || types.isProxy(options)) throw typeError("options", "an options object", options);
+  if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
   let context: unknown;
   try {
     context = (options as TaskOptions).context;

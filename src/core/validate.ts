@@ -94,11 +94,13 @@ export function readOptions<T extends object>(name: string, value: T | undefined
 }
 
 /**
- * `value instanceof cls` for values from outside: false for proxies (a revoked one throws, a live
- * one runs its traps) and when the prototype chain cannot be walked.
+ * `value instanceof cls` for values from outside: false, not a throw, when the prototype chain
+ * cannot be walked (a revoked proxy, a getPrototypeOf trap that throws). It sits on hot paths
+ * (every gather item, every remote call's trailing argument), so it catches rather than asking
+ * `types.isProxy` first.
  */
 export function isInstance(value: unknown, cls: abstract new (...args: never[]) => unknown): boolean {
-  if (typeof value !== "object" || value === null || types.isProxy(value)) return false;
+  if (typeof value !== "object" || value === null) return false;
   try {
     return value instanceof cls;
   } catch {

@@ -3,13 +3,13 @@
  */
 import { CancelledError } from "../core/errors.js";
 import type { EventLoop, Awaitable } from "../core/event-loop.js";
-import { Future } from "../core/future.js";
+import { Future, isFuture } from "../core/future.js";
 import { getEventLoop } from "../core/policy.js";
 import { kGatherStamp, kLogDestroyPending, kMakeCancelled, kMarkRetrieved } from "../core/symbols.js";
 import { Task } from "../core/task.js";
 import { ensureFuture } from "../core/tasks.js";
 import { types } from "node:util";
-import { isInstance, isThenable, readOptions, typeError } from "../core/validate.js";
+import { isThenable, readOptions, typeError } from "../core/validate.js";
 
 /** What `gather` accepts per item: an awaitable, or a function to start as a task. */
 export type GatherInput<T = unknown> = Awaitable<T> | (() => T | PromiseLike<T>);
@@ -56,7 +56,7 @@ class GatheringFuture<T> extends Future<T> {
 function isListForm(args: unknown[]): boolean {
   if (args.length === 0 || args.length > 2) return false;
   const first = args[0];
-  if (typeof first !== "object" || first === null || types.isProxy(first) || isThenable(first) || isInstance(first, Future)) return false;
+  if (typeof first !== "object" || first === null || types.isProxy(first) || isThenable(first) || isFuture(first)) return false;
   if (typeof (first as Iterable<unknown>)[Symbol.iterator] !== "function") return false;
   const second = args[1];
   return args.length === 1 || second === undefined || (typeof second === "object" && second !== null && !isThenable(second));
@@ -106,7 +106,7 @@ export function gather(...args: unknown[]): Future<unknown[]> {
   // Checked up front, so a bad item does not leave tasks started for the items before it.
   for (let i = 0; i < items.length; i++) {
     const arg = items[i];
-    if (!isInstance(arg, Future) && (typeof arg !== "function" || types.isProxy(arg)) && !isThenable(arg)) {
+    if (!isFuture(arg) && (typeof arg !== "function" || types.isProxy(arg)) && !isThenable(arg)) {
       throw typeError(`aws[${i}]`, "a Future, a Task, a promise or a function returning one", arg);
     }
   }
