@@ -5,8 +5,9 @@
  * - a small SharedArrayBuffer control block that every thread holding a handle can read and write
  *   with Atomics: the loop's state (stopped / running / parked / closed / dead), a count of
  *   messages posted but not yet received, and a wake word;
- * - MessagePorts that carry the messages themselves (structured clone), one per copy of the loop's
- *   handle, so each sender is FIFO on its own port. The loop keeps them ref'd only while it runs.
+ * - MessagePorts that carry the messages themselves (structured clone), one per thread holding a
+ *   copy of the loop's handle (the copies in one thread share it), so each sender is FIFO on its
+ *   own port. The loop keeps them ref'd only while it runs.
  *
  * How messages get in, without a 'message' event per call:
  * - a running loop checks the pending count once per iteration (one Atomics.load) and drains

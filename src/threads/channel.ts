@@ -1,5 +1,6 @@
 /**
- * `Channel`: a handle copy's own way into a loop in another thread (the caller's side).
+ * `Channel`: a thread's way into a loop in another thread (the caller's side), shared by every copy
+ * of that loop's handle revived in the thread (see `channelFor`).
  *
  * The path of one call, `handle.runCoroutineThreadsafe("work", 1)` in thread A into a loop in thread B:
  * 1. A's `Channel` (this file) checks the control block (closed? -> throw now), encodes the
@@ -89,7 +90,7 @@ function errorMessage(err: unknown): string {
   return err instanceof Error && typeof err.message === "string" ? err.message : String(err);
 }
 
-/** A handle copy's own channel into the loop's mailbox. */
+/** A thread's channel into one loop's mailbox, shared by the handle copies revived there. */
 export class Channel implements RemoteCanceller {
   readonly port: MessagePort;
   readonly control: Int32Array;

@@ -51,7 +51,7 @@ function isHandleData(data: unknown): data is LoopHandleData {
  * A reference to a loop that any thread can use: call functions the loop exposed, stop it, check
  * whether it is closed. Pass it to other threads directly as an argument or result of
  * cross-thread calls, or with `share()` / `LoopHandle.from()` through `workerData` or your own
- * `postMessage`. Every copy gets its own channel into the loop's mailbox.
+ * `postMessage`. Every thread holding copies talks to the loop through one channel of its own.
  *
  * @example
  * const handle = getRunningLoop().handle;
