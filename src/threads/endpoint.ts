@@ -196,30 +196,39 @@ export class LoopEndpoint {
       this.loop.callExceptionHandler({ message: "callSoonThreadsafe() into this loop failed", exception: this.#unknownTarget(target) });
       return;
     }
-    let payload: [unknown[], ContextEntries];
+    let args: unknown[];
     try {
-      payload = this.#decodeCall(target, encodedArgs, ctx, table);
+      args = this.#decodeCall(target, encodedArgs, ctx, table);
     } catch (err) {
       this.loop.callExceptionHandler({ message: "callSoonThreadsafe() into this loop failed", exception: err });
       return;
     }
-    const [args, entries] = payload;
+    const entries = this.#decodedCtx;
     // A promise it returns is watched by its handle: a rejection is reported, like a throw.
     this.loop[kScheduleCall](fn as (...a: unknown[]) => unknown, args, entries === 0 ? null : contextFromEntries(entries));
   }
 
+  /** The context entries of the call `#decodeCall` decoded last. */
+  #decodedCtx: ContextEntries = 0;
+
   /**
-   * The arguments and context entries of a call, revived. Throws a TypeError naming the position
-   * (of a special value that cannot be revived here, or of a malformed payload).
+   * The arguments of a call, revived (its context entries in `#decodedCtx`). Throws a TypeError
+   * naming the position (of a special value that cannot be revived here, or of a malformed payload).
    */
-  #decodeCall(target: string, args: unknown, ctx: ContextEntries, table: unknown): [unknown[], ContextEntries] {
-    let payload: unknown = [args, ctx];
-    // A sender's channel does not say which thread it is in.
-    if (table !== 0) payload = decodeSpecials(payload, table, target, "from the calling thread", CALL_PARTS);
-    const [decodedArgs, decodedCtx] = payload as [unknown, unknown];
+  #decodeCall(target: string, args: unknown, ctx: ContextEntries, table: unknown): unknown[] {
+    let decodedArgs = args;
+    let decodedCtx: unknown = ctx;
+    if (table !== 0) {
+      // A sender's channel does not say which thread it is in.
+      const decoded = decodeSpecials([args, ctx], table, target, "from the calling thread", CALL_PARTS) as [unknown, unknown];
+      decodedArgs = decoded[0];
+      decodedCtx = decoded[1];
+    }
     if (!Array.isArray(decodedArgs)) throw new TypeError(`Received a call of '${target}' whose arguments are not an array`);
     if (decodedCtx !== 0 && !Array.isArray(decodedCtx)) throw new TypeError(`Received a call of '${target}' with malformed context variables`);
-    return [decodedArgs, decodedCtx as ContextEntries];
+    // Handed back beside the result, not in a tuple: one fewer array per call.
+    this.#decodedCtx = decodedCtx as ContextEntries;
+    return decodedArgs;
   }
 
   #run(
@@ -253,7 +262,8 @@ export class LoopEndpoint {
     }
     let task: RemoteCallTask;
     try {
-      const [args, entries] = this.#decodeCall(target, encodedArgs, ctx, table);
+      const args = this.#decodeCall(target, encodedArgs, ctx, table);
+      const entries = this.#decodedCtx;
       const options = entries === 0 ? { name: target } : { name: target, context: contextFromEntries(entries) };
       task = constructTask(RemoteCallTask, this.loop, fn as (...a: unknown[]) => unknown, options, args);
     } catch (err) {
