@@ -72,7 +72,7 @@ class Replies {
   }
 }
 
-async function portPeer(cleanup: Cleanup, name: string): Promise<{ port: MessagePort; replies: Replies }> {
+export async function portPeer(cleanup: Cleanup, name: string): Promise<{ port: MessagePort; replies: Replies }> {
   const { port1, port2 } = new MessageChannel();
   cleanup.add(port1, (p) => p.close());
   const worker = await startWorker(cleanup, name, { workerData: { port: port2 }, transferList: [port2] });

@@ -87,7 +87,7 @@ export type { LoopHandleData } from "./threads/loop-handle.js";
 export { ContextCarrier, carryContext } from "./threads/context-carrier.js";
 export { ConcurrentFuture } from "./threads/concurrent-future.js";
 export { LoopThread, spawnLoopThread } from "./threads/loop-thread.js";
-export type { SpawnLoopThreadOptions } from "./threads/loop-thread.js";
+export type { LoopThreadStopOptions, SpawnLoopThreadOptions } from "./threads/loop-thread.js";
 export type { CallArgs, CallOptions, CallResult, ExposedModule, ExposedName, ExposedParameters } from "./threads/exposed-types.js";
 export type { Remote, RemoteObject, RemoteProperty, RemoteValue } from "./threads/remote-types.js";
 export type { CallTraceContext } from "./core/log.js";

@@ -62,7 +62,7 @@ describe("npm run bench -- --tiny", () => {
   it("runs every scenario of every module in dist/bench/scenarios, without errors", async () => {
     const modules = (await readdir(SCENARIO_DIR)).filter((f) => f.endsWith(".js"));
     expect(new Set(report.scenarios.map((s) => s.module))).toEqual(new Set(modules));
-    for (const id of ["single.callSoon", "single.callLater", "single.gather", "single.sleep0", "single.handoff"]) {
+    for (const id of ["single.callSoon", "single.callLater", "single.gather", "single.sleep0", "single.handoff", "threads.encode", "memory.soak"]) {
       expect(report.scenarios.map((s) => s.id)).toContain(id);
     }
     for (const prefix of ["sync.", "threads.", "memory.", "asyncio."]) {
@@ -106,7 +106,7 @@ describe("npm run bench -- --tiny", () => {
       else expect(r.value).toBeNull();
     }
     const sources = new Set(report.targets.map((t) => t.source));
-    expect(sources).toEqual(new Set(["issue 2 §7", "issue 3 §8", "issue 4 §5", "issue 6 §7"]));
+    expect(sources).toEqual(new Set(["issue 2 §7", "issue 3 §8", "issue 4 §5", "issue 6 §7", "issue 11"]));
     for (const t of report.targets) expect(["pass", "fail", "not measured"]).toContain(t.verdict);
     const s = report.summary;
     expect(s.passed + s.failed + s.notMeasured).toBe(s.targets);

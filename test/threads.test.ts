@@ -212,7 +212,7 @@ describe("loop threads", () => {
     expect((err as QuotaError & { limit: number }).limit).toBe(10);
   });
 
-  it("handles cross threads as arguments and results, each copy with its own channel", { timeout: 30_000 }, async () => {
+  it("handles cross threads as arguments and results, each receiving thread with its own channel", { timeout: 30_000 }, async () => {
     const relay = await spawnLoopThread<typeof Senders>({ name: "relay", module: senders });
     try {
       expect(await relay.call("relay", io.handle, 40, 2)).toBe(42);

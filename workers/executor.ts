@@ -36,6 +36,21 @@ function explainMissingVariable(err: unknown): unknown {
   );
 }
 
+function unsendable(value: unknown): TypeError | null {
+  if (typeof value !== "object" && typeof value !== "function" && typeof value !== "symbol") return null;
+  if (value === null) return null;
+  try {
+    structuredClone(value);
+    return null;
+  } catch (err) {
+    return new TypeError(
+      `The result of the function run in executor thread '${currentThreadName()}' cannot be sent back: ` +
+        `${err instanceof Error ? err.message : String(err)}. Results cross threads by structured clone; return plain data instead.`,
+      { cause: err },
+    );
+  }
+}
+
 export default async function runTask(task: ExecutorTask): Promise<ExecutorReply> {
   const flags = task.start ?? sharedFlags;
   const index = task.start === null ? task.slot : 0;
@@ -56,6 +71,10 @@ export default async function runTask(task: ExecutorTask): Promise<ExecutorReply
     }
     const call = (): unknown => fn(...task.args);
     const value = await (task.context === null ? call() : contextFromEntries(task.context).run(call));
+    // piscina posts the reply itself; a result it cannot clone would end this thread
+    // (piscina rethrows the DataCloneError here), so it is checked first.
+    const refused = unsendable(value);
+    if (refused !== null) return { ok: false, error: serializeError(refused) };
     return { ok: true, value };
   } catch (err) {
     return { ok: false, error: serializeError(explainMissingVariable(err)) };

@@ -2,6 +2,8 @@
  * The module a multiloop loop thread runs in the cross-thread scenarios (given to
  * `spawnLoopThread({ module })`, which exposes its exported functions by name on the thread's loop).
  */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { getRunningLoop, type Future } from "multiloop";
 import { feature, type ThreadQueueClass, type ThreadQueueLike } from "../features.js";
 
@@ -47,4 +49,29 @@ export async function drainQueue(queue: unknown, n: number): Promise<number> {
   let sum = 0;
   for (let i = 0; i < n; i++) sum += await q.get();
   return sum;
+}
+
+/** Receives a value and drops it (the encoding scenario measures the sending side). */
+export function sink(_value: unknown): void {
+  // Nothing: arriving is the work.
+}
+
+/** Reads a handle another thread sent (the soak scenario passes one with some calls). */
+export function touch(handle: { readonly threadName: string }): string {
+  return handle.threadName;
+}
+
+let gc: (() => void) | null = null;
+
+/**
+ * A full collection in this thread (the soak scenario's readings). Workers refuse --expose-gc in
+ * their execArgv; the flag set at run time gives a fresh context its gc().
+ */
+export function collect(): void {
+  if (gc === null) {
+    setFlagsFromString("--expose-gc");
+    gc = runInNewContext("gc") as () => void;
+  }
+  gc();
+  gc();
 }

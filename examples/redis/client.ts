@@ -13,7 +13,7 @@ import {
   type Protocol,
   type Transport,
 } from "multiloop";
-import { Push, RedisError, RespParser, encodeCommand, type Arg, type RespValue } from "./resp.js";
+import { DEFAULT_MAX_REPLY_BYTES, Push, RedisError, RespParser, RespProtocolError, encodeCommand, type Arg, type RespValue } from "./resp.js";
 
 /** Options of `RedisClient.connect`. */
 export interface RedisClientOptions {
@@ -21,6 +21,12 @@ export interface RedisClientOptions {
   protocol?: 2 | 3;
   /** Bulk strings as Buffers instead of UTF-8 strings. @default false */
   returnBuffers?: boolean;
+  /**
+   * The largest reply accepted, in bytes; a larger one (or one that breaks the protocol) fails
+   * every pending command with `RespProtocolError` and closes the connection.
+   * @default 536870912 (512 MiB, Redis's proto-max-bulk-len)
+   */
+  maxReplyBytes?: number;
 }
 
 /** A pub/sub message: `pattern` is set for messages received through `psubscribe`. */
@@ -66,8 +72,8 @@ class RedisProtocol implements Protocol {
     this.reply(value);
   };
 
-  constructor(loop: EventLoop, returnBuffers: boolean) {
-    this.parser = new RespParser({ returnBuffers });
+  constructor(loop: EventLoop, returnBuffers: boolean, maxReplyBytes: number) {
+    this.parser = new RespParser({ returnBuffers, maxReplyBytes });
     this.closed = loop.createFuture<void>();
   }
 
@@ -76,10 +82,23 @@ class RedisProtocol implements Protocol {
   }
 
   dataReceived(data: Buffer): void {
-    this.parser.feed(data, this.#onReply);
+    if (this.lost !== null) return;
+    try {
+      this.parser.feed(data, this.#onReply);
+    } catch (err) {
+      if (!(err instanceof RespProtocolError)) throw err;
+      // Nothing after a protocol error can be trusted: fail what is pending, drop the connection.
+      this.connectionLost(err);
+      this.transport?.abort();
+    }
   }
 
   connectionLost(exc: Error | null): void {
+    if (this.lost !== null) {
+      // Already failed (a protocol error); the transport's own report follows.
+      if (!this.closed.done()) this.closed.setResult(undefined);
+      return;
+    }
     const err = exc ?? new ConnectionResetError("Connection lost");
     this.lost = err;
     for (let i = this.head; i < this.queue.length; i++) {
@@ -168,7 +187,7 @@ export class RedisClient {
     const loop = getRunningLoop();
     const version = options.protocol ?? 2;
     const [transport, protocol] = await loop.createConnection(
-      () => new RedisProtocol(loop, options.returnBuffers ?? false),
+      () => new RedisProtocol(loop, options.returnBuffers ?? false, options.maxReplyBytes ?? DEFAULT_MAX_REPLY_BYTES),
       host,
       port,
     );
@@ -258,5 +277,5 @@ export class RedisClient {
   }
 }
 
-export { Push, RedisError, RespParser, encodeCommand };
+export { Push, RedisError, RespParser, RespProtocolError, encodeCommand };
 export type { Arg, RespValue };

@@ -4,6 +4,7 @@
  */
 import { inspect } from "node:util";
 import { typeError } from "./validate.js";
+import { safeGet } from "./format.js";
 import type { ExceptionContext } from "./exception-handler.js";
 
 type AnyAsyncGen = AsyncGenerator<unknown, unknown, unknown>;
@@ -17,8 +18,8 @@ export class AsyncGenRegistry {
     if (
       typeof gen !== "object" ||
       gen === null ||
-      typeof (gen as { return?: unknown }).return !== "function" ||
-      typeof (gen as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] !== "function"
+      typeof safeGet(gen, "return") !== "function" ||
+      typeof safeGet(gen, Symbol.asyncIterator) !== "function"
     ) {
       throw typeError("gen", "an async generator", gen);
     }

@@ -7,10 +7,11 @@
  * scheduled. For a callback the loop does not even build the `Context` object unless the callback
  * asks for it: it keeps the map snapshot in the handle (see `Frame.data`).
  */
+import { types } from "node:util";
 import { LookupError, RuntimeError } from "./errors.js";
 import { als, baseFrame, currentFrame, state, EMPTY_DATA, type Frame } from "./frame.js";
 import { pyStr } from "./format.js";
-import { checkFunction, checkString, typeError } from "./validate.js";
+import { checkFunction, checkString, isInstance, readOptions, typeError } from "./validate.js";
 
 export type ContextData = ReadonlyMap<ContextVar<unknown>, unknown>;
 
@@ -222,9 +223,9 @@ export class ContextVar<T> {
 
   constructor(name: string, options: ContextVarOptions<T> = {}) {
     checkString("name", name);
-    if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
+    options = readOptions("options", options);
     this.#name = name;
-    this.#default = "default" in options ? (options.default) : MISSING;
+    this.#default = "default" in options ? options.default : MISSING;
     registerByName(this);
   }
 
@@ -291,7 +292,7 @@ export class ContextMarker {
  * loop.callSoon(handler, "event", withContext(ctx));
  */
 export function withContext(ctx: Context): ContextMarker {
-  if (!(ctx instanceof Context)) throw typeError("ctx", "a Context", ctx);
+  if (!isInstance(ctx, Context)) throw typeError("ctx", "a Context", ctx);
   return new ContextMarker(ctx);
 }
 
@@ -328,8 +329,17 @@ export function contextVarsNamed(name: string): ContextVar<unknown>[] {
 
 /** A new context holding `entries`, set in this thread's variables of the same names. */
 export function contextFromEntries(entries: ReadonlyArray<readonly [string, unknown]>): Context {
+  // isProxy first: Array.isArray throws on a revoked proxy.
+  if (types.isProxy(entries) || !Array.isArray(entries)) throw typeError("entries", "an array of [name, value] pairs", entries);
   const data = new Map<ContextVar<unknown>, unknown>();
-  for (const [name, value] of entries) for (const v of contextVarsNamed(name)) data.set(v, value);
+  for (let i = 0; i < entries.length; i++) {
+    const entry: unknown = entries[i];
+    if (types.isProxy(entry) || !Array.isArray(entry) || typeof entry[0] !== "string") {
+      throw typeError(`entries[${i}]`, "a [name, value] pair with a string name", entry);
+    }
+    const [name, value] = entry as [string, unknown];
+    for (const v of contextVarsNamed(name)) data.set(v, value);
+  }
   return Context.fromData(data);
 }
 

@@ -3,6 +3,7 @@
  * scheduling time): slow callbacks and task steps, callbacks that return a promise nobody
  * awaits, coroutine functions handed to `callSoon`. Outside debug mode none of this runs.
  */
+import { types } from "node:util";
 import { Handle, describeRunnable, type Runnable } from "./handle.js";
 import { channels, debugThread, logger } from "./log.js";
 import { kTaskOf } from "./symbols.js";
@@ -18,8 +19,9 @@ export function debugFromEnvironment(): boolean {
 
 /** asyncio refuses coroutine functions in `call_soon` & co. in debug mode: so do we. */
 export function checkNotCoroutineFunction(method: string, cb: unknown): void {
-  const name = (cb as { constructor?: { name?: string } }).constructor?.name;
-  if (name === "AsyncFunction" || name === "AsyncGeneratorFunction") {
+  // Async functions and async generator functions; `types` cannot be trapped (`cb` may be a
+  // revoked proxy, or have a throwing `constructor` getter).
+  if (types.isAsyncFunction(cb)) {
     throw new TypeError(`coroutines cannot be used with ${method}(); use createTask() to run an async function`);
   }
 }

@@ -15,6 +15,9 @@
  */
 import { constants as osConstants } from "node:os";
 
+import { types } from "node:util";
+import { safeGet, safeString } from "./format.js";
+
 const kBrands = Symbol.for("multiloop.error.brands");
 
 type ErrorClass = abstract new (...args: never[]) => Error;
@@ -30,6 +33,23 @@ export interface LoopErrorOptions extends ErrorOptions {
   hint?: string;
 }
 
+/**
+ * The options of an error constructor, read without trusting them: an error is made on a failure
+ * path, where throwing instead (a revoked proxy, a throwing getter) would hide the failure. What
+ * cannot be read is left out; `code` and `hint` count only as strings.
+ */
+function errorOptions(options: unknown): LoopErrorOptions {
+  if (typeof options !== "object" || options === null || types.isProxy(options)) return {};
+  const out: LoopErrorOptions = {};
+  const cause = safeGet(options, "cause");
+  if (cause !== undefined) out.cause = cause;
+  const code = safeGet(options, "code");
+  if (typeof code === "string") out.code = code;
+  const hint = safeGet(options, "hint");
+  if (typeof hint === "string") out.hint = hint;
+  return out;
+}
+
 /** Base class of every error thrown by multiloop. */
 export class LoopError extends Error {
   /** A stable code (`ERR_LOOP_*`); match on this rather than on the message text. */
@@ -38,7 +58,9 @@ export class LoopError extends Error {
   declare readonly hint?: string;
 
   constructor(message = "", options: LoopErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    const opts = errorOptions(options);
+    super(safeString(message), opts.cause === undefined ? undefined : { cause: opts.cause });
+    options = opts;
     const ctor = new.target as unknown as { defaultCode: string };
     Object.defineProperty(this, "code", {
       value: options.code ?? ctor.defaultCode,
@@ -60,9 +82,15 @@ export class LoopError extends Error {
 
   static override [Symbol.hasInstance](value: unknown): boolean {
     if (typeof value !== "object" || value === null) return false;
-    const brands = (value as { [kBrands]?: ReadonlySet<symbol> })[kBrands];
-    if (brands === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return brands.has(brandOf(this));
+    // A thrown revoked proxy (or one whose traps throw) is no instance: `instanceof` runs on
+    // every failure the loop handles, and must not throw there.
+    try {
+      const brands = (value as { [kBrands]?: ReadonlySet<symbol> })[kBrands];
+      if (brands === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
+      return brands instanceof Set && brands.has(brandOf(this));
+    } catch {
+      return false;
+    }
   }
 }
 
@@ -92,7 +120,7 @@ export class NoRunningLoopError extends RuntimeError {
       hint:
         "Call this from code the loop runs (a task, a callback, or a function passed to run()), " +
         "or use getEventLoop() / newEventLoop() to get a loop object explicitly.",
-      ...options,
+      ...errorOptions(options),
     });
   }
 }
@@ -100,12 +128,15 @@ export class NoRunningLoopError extends RuntimeError {
 /** `There is no current event loop in thread '<name>'.` */
 export class NoCurrentLoopError extends RuntimeError {}
 
-/** `Event loop is closed`. */
+/**
+ * `Event loop is closed`. A loop whose thread is gone is closed too: `ThreadExitError` is one.
+ * (`message` is for that subclass; the loop's own message stays asyncio's.)
+ */
 export class LoopClosedError extends RuntimeError {
-  constructor(options: LoopErrorOptions = {}) {
-    super("Event loop is closed", {
+  constructor(options: LoopErrorOptions = {}, message = "Event loop is closed") {
+    super(message, {
       hint: "A closed loop accepts no new work. Create a new one with newEventLoop() or use run().",
-      ...options,
+      ...errorOptions(options),
     });
   }
 }
@@ -137,6 +168,8 @@ export class IncompleteReadError extends LoopError {
   readonly partial: Buffer;
   readonly expected: number | null;
   constructor(partial: Buffer, expected: number | null) {
+    if (!types.isUint8Array(partial)) throw new TypeError(`Expected \`partial\` to be a Buffer, got ${typeof partial}`);
+    if (expected !== null && typeof expected !== "number") throw new TypeError(`Expected \`expected\` to be a number or null, got ${typeof expected}`);
     const total = expected === null ? "undefined" : String(expected);
     super(`${partial.length} bytes read on a total of ${total} expected bytes`);
     this.partial = partial;
@@ -148,6 +181,7 @@ export class IncompleteReadError extends LoopError {
 export class LimitOverrunError extends LoopError {
   readonly consumed: number;
   constructor(message: string, consumed: number) {
+    if (typeof consumed !== "number") throw new TypeError(`Expected \`consumed\` to be a number, got ${typeof consumed}`);
     super(message);
     this.consumed = consumed;
   }
@@ -166,20 +200,29 @@ export class RemoteError extends LoopError {
     options: LoopErrorOptions = {},
   ) {
     super(message, options);
-    this.remoteName = remoteName;
-    this.threadName = threadName;
+    this.remoteName = safeString(remoteName);
+    this.threadName = safeString(threadName);
   }
 }
 
-/** The thread that owned a loop exited or crashed while work for it was pending. */
-export class ThreadExitError extends LoopError {
+/**
+ * The thread that owned a loop exited or crashed while work for it was pending, or a call was
+ * made into a loop whose thread is gone. Its loop is closed for good, so this is a
+ * `LoopClosedError` (and a `RuntimeError`), with its own message and code.
+ */
+export class ThreadExitError extends LoopClosedError {
   readonly threadName: string;
   readonly exitCode: number | null;
   constructor(threadName: string, exitCode: number | null, options: LoopErrorOptions = {}) {
-    const how = exitCode === null ? "exited" : `exited with code ${exitCode}`;
-    super(`Thread '${threadName}' ${how} while work for its event loop was pending`, options);
-    this.threadName = threadName;
-    this.exitCode = exitCode;
+    const name = safeString(threadName);
+    const code = typeof exitCode === "number" ? exitCode : null;
+    const how = code === null ? "exited" : `exited with code ${code}`;
+    super(
+      { hint: "The thread is gone; start a new one (spawnLoopThread) to go on.", ...errorOptions(options) },
+      `Thread '${name}' ${how} while work for its event loop was pending`,
+    );
+    this.threadName = name;
+    this.exitCode = code;
   }
 }
 

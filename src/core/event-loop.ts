@@ -22,7 +22,7 @@
 import { inspect } from "node:util";
 import { type Context, type ContextMarker, currentData } from "./context.js";
 import { AsyncGenRegistry } from "./async-gens.js";
-import { dispatchException, formatExceptionContext, reportCallbackError, runAfterClose } from "./exception-handler.js";
+import { dispatchException, formatExceptionContext, reportCallbackError, runAfterClose, watchReturned } from "./exception-handler.js";
 import type { ExceptionContext, ExceptionHandler } from "./exception-handler.js";
 import { LoopClosedError } from "./errors.js";
 import { alreadyRunningError, anotherLoopRunningError, closeRunningError, stoppedEarlyError } from "./loop-errors.js";
@@ -524,6 +524,7 @@ export class EventLoop {
         let returned: unknown;
         try {
           returned = handle[kRun](frame);
+          if (typeof returned === "object" && returned !== null) watchReturned(this, handle, returned);
         } catch (err) {
           reportCallbackError(this, handle, err);
         }

@@ -3,7 +3,9 @@
  * piscina-backed `PoolExecutor` lives with the other thread features and registers itself as the
  * factory of default executors (see index.ts).
  */
+import { types } from "node:util";
 import { RuntimeError } from "./errors.js";
+import { safeGet } from "./format.js";
 import { typeError } from "./validate.js";
 import type { Future } from "./future.js";
 
@@ -60,8 +62,9 @@ export function isExecutor(value: unknown): value is Executor {
   return (
     typeof value === "object" &&
     value !== null &&
-    typeof (value as Executor).submit === "function" &&
-    typeof (value as Executor).shutdown === "function"
+    !types.isProxy(value) &&
+    typeof safeGet(value, "submit") === "function" &&
+    typeof safeGet(value, "shutdown") === "function"
   );
 }
 
@@ -70,10 +73,35 @@ export function checkExecutorCall(executor: unknown, fn: unknown): void {
   if (executor !== null && !isExecutor(executor)) {
     throw typeError("executor", "an Executor (with submit() and shutdown()) or null", executor);
   }
-  if (typeof fn !== "function" && (typeof fn !== "object" || fn === null || !("filename" in fn || "name" in fn))) {
-    throw typeError("fn", "a self-contained function or { filename, name }", fn);
-  }
+  checkExecutorFn(fn);
 }
+
+/**
+ * `fn` of `runInExecutor` / `toThread` / `PoolExecutor.run`: a function sent by its source, or
+ * `{ filename, name }`. Refused here, naming `fn`: proxies (their source cannot be read),
+ * generator functions (their result is an iterator, which cannot cross threads), and objects
+ * without a string or URL `filename` / string `name`.
+ */
+export function checkExecutorFn(fn: unknown): void {
+  const expected = "a self-contained function or { filename, name }";
+  if (types.isProxy(fn)) throw typeError("fn", expected, fn);
+  if (typeof fn === "function") {
+    if (types.isGeneratorFunction(fn)) {
+      throw typeError("fn", `${expected} (a generator function returns an iterator, which cannot cross threads)`, fn);
+    }
+    return;
+  }
+  if (typeof fn !== "object" || fn === null) throw typeError("fn", expected, fn);
+  const filename = safeGet(fn, "filename");
+  const name = safeGet(fn, "name");
+  if (filename === undefined && name === undefined) throw typeError("fn", expected, fn);
+  if (filename !== undefined && typeof filename !== "string" && !(filename instanceof URL)) {
+    throw typeError("fn.filename", "a module path or URL", filename);
+  }
+  if (name !== undefined && typeof name !== "string") throw typeError("fn.name", "the name of an exported function", name);
+}
+
+
 
 let defaultExecutorFactory: (() => Executor) | null = null;
 

@@ -4,6 +4,7 @@
  */
 import { CancelledError, InvalidStateError } from "./errors.js";
 import type { Context, ContextData } from "./context.js";
+import { functionName } from "./format.js";
 import { state, type Frame } from "./frame.js";
 import { kRun, type Runnable } from "./handle.js";
 import type { LazyPromise } from "./lazy-promise.js";
@@ -83,7 +84,7 @@ export class DoneCallback implements Runnable {
   }
 
   toString(): string {
-    return `<Handle ${this.fn.name || "<anonymous>"}(${this.#fut.toString()})>`;
+    return `<Handle ${functionName(this.fn)}(${this.#fut.toString()})>`;
   }
 }
 

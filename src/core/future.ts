@@ -14,7 +14,7 @@ import { inspect } from "node:util";
 import { CancelledError, InvalidStateError, RuntimeError } from "./errors.js";
 import { ContextMarker, contextData, currentData } from "./context.js";
 import { currentFrame, lookupEventLoop } from "./frame.js";
-import { shortRepr } from "./format.js";
+import { errorRepr, isErrorLike, safeGet, shortRepr } from "./format.js";
 import { debugThread } from "./log.js";
 import { kRun, type Runnable } from "./handle.js";
 import { DoneCallback, Wakeup, type AwaitingTask } from "./future-callbacks.js";
@@ -34,7 +34,7 @@ import {
   kUnretrieved,
   kYieldOnce,
 } from "./symbols.js";
-import { checkFunction, typeError } from "./validate.js";
+import { checkFunction, readOptions, typeError } from "./validate.js";
 import type { EventLoop } from "./event-loop.js";
 import type { Task } from "./task.js";
 
@@ -114,13 +114,16 @@ export class Future<T = unknown> implements PromiseLike<T> {
   }
 
   constructor(options: FutureOptions = {}) {
-    if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
     // Subclasses in this package pass their loop directly (no options object per task).
     let loop: EventLoop;
-    if (isLoop(options)) loop = options;
-    else if (options.loop === undefined) loop = lookupEventLoop();
-    else if (isLoop(options.loop)) loop = options.loop;
-    else throw typeError("options.loop", "an EventLoop", options.loop);
+    if (isLoop(options)) {
+      loop = options;
+    } else {
+      const given = readOptions("options", options).loop;
+      if (given === undefined) loop = lookupEventLoop();
+      else if (isLoop(given)) loop = given;
+      else throw typeError("options.loop", "an EventLoop", given);
+    }
     this.#loop = loop;
     if (loop.getDebug()) this.sourceTraceback = new Error("Future created at").stack;
   }
@@ -333,7 +336,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
   [kSetException](exception: unknown): void {
     if ((this.#state & STATE_MASK) !== PENDING) throw new InvalidStateError("invalid state");
     let exc = exception;
-    if (typeof exc === "function" && exc.prototype instanceof Error) {
+    if (typeof exc === "function" && isErrorLike(safeGet(exc, "prototype"))) {
       exc = new (exc as new () => Error)();
     }
     this.#result = exc;
@@ -473,17 +476,22 @@ function wakeupCallback(wakeup: Wakeup): () => void {
 
 /** @internal whether `value` is an EventLoop (without importing the loop module: no cycle). */
 export function isLoop(value: unknown): value is EventLoop {
-  return (
-    typeof value === "object" && value !== null && typeof (value as { [kSchedule]?: unknown })[kSchedule] === "function"
-  );
+  // A try, not safeGet: this runs for every future made (a loop passed as the options), and a
+  // read that throws (a revoked proxy) is all that must not escape.
+  try {
+    return typeof value === "object" && value !== null && typeof (value as { [kSchedule]?: unknown })[kSchedule] === "function";
+  } catch {
+    return false;
+  }
 }
 
-export function errorRepr(err: unknown): string {
-  // Python's repr: RuntimeError('boom'), and RuntimeError() without a message.
-  if (err instanceof Error) return `${err.name}(${err.message === "" ? "" : shortRepr(err.message)})`;
-  return shortRepr(err);
-}
 
 export function isFuture(value: unknown): value is Future<unknown> {
-  return value instanceof Future;
+  // Its own instanceof (one class: a fast site, unlike isInstance's), caught: a revoked proxy throws.
+  if (typeof value !== "object" || value === null) return false;
+  try {
+    return value instanceof Future;
+  } catch {
+    return false;
+  }
 }

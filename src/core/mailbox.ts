@@ -5,8 +5,9 @@
  * - a small SharedArrayBuffer control block that every thread holding a handle can read and write
  *   with Atomics: the loop's state (stopped / running / parked / closed / dead), a count of
  *   messages posted but not yet received, and a wake word;
- * - MessagePorts that carry the messages themselves (structured clone), one per copy of the loop's
- *   handle, so each sender is FIFO on its own port. The loop keeps them ref'd only while it runs.
+ * - MessagePorts that carry the messages themselves (structured clone), one per thread holding a
+ *   copy of the loop's handle (the copies in one thread share it), so each sender is FIFO on its
+ *   own port. The loop keeps them ref'd only while it runs.
  *
  * How messages get in, without a 'message' event per call:
  * - a running loop checks the pending count once per iteration (one Atomics.load) and drains
@@ -26,6 +27,7 @@
  * The core only moves messages; what they mean (calls, replies, cancels) is decided by the
  * dispatcher the thread layer installs (threads/endpoint.ts).
  */
+import { getRandomValues } from "node:crypto";
 import { receiveMessageOnPort, type MessagePort } from "node:worker_threads";
 import type { EventLoop } from "./event-loop.js";
 import type { LoopInbox } from "./loop-inbox.js";
@@ -38,7 +40,9 @@ export const PENDING = 1;
 export const WAKE = 2;
 /** Written by the thread's parent when the thread exits: its exit code. */
 export const EXIT_CODE = 3;
-export const CONTROL_SLOTS = 4;
+/** A random 64-bit id of the loop (two slots), so a thread can tell copies of one loop's handle apart from others'. */
+export const LOOP_ID = 4;
+export const CONTROL_SLOTS = 6;
 
 /** Values of `STATE`. */
 export const STOPPED = 0;
@@ -51,7 +55,14 @@ export const DEAD = 4;
 export type MailboxDispatcher = (message: unknown, port: MessagePort) => void;
 
 export function newControlBlock(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  control.set(getRandomValues(new Int32Array(2)), LOOP_ID);
+  return control;
+}
+
+/** The loop's id, as a map key (the same in every thread). */
+export function loopId(control: Int32Array): string {
+  return `${control[LOOP_ID]}:${control[LOOP_ID + 1]}`;
 }
 
 /** True when calls into the loop that owns `control` can never run. */
@@ -133,9 +144,9 @@ export class Mailbox implements LoopInbox {
     try {
       this.#dispatcher?.(message, port);
     } catch (err) {
-      // Messages are received from inside unrelated calls (a callSoon, a setResult): what one of
-      // them does wrong is the loop's to report, never an error thrown into that caller.
-      this.#loop.callExceptionHandler({ message: "A message from another thread could not be handled", exception: err });
+      // The dispatcher answers or reports what it cannot handle; this is the last line: nothing
+      // a message holds may throw out of a port handler, which would end the thread.
+      this.#loop.callExceptionHandler({ message: "A message to this loop's mailbox could not be handled", exception: err });
     }
   }
 

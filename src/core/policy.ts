@@ -11,11 +11,11 @@ import { EventLoop } from "./event-loop.js";
 import { pyStr } from "./format.js";
 import { runningLoopOrNull, setEventLoopLookup } from "./frame.js";
 import { currentThreadName } from "./thread-name.js";
-import { describeValue } from "./validate.js";
+import { className, describeValue, isInstance } from "./validate.js";
 
 function typeName(value: unknown): string {
   if (value === null) return "null";
-  if (typeof value === "object") return (value).constructor?.name ?? "object";
+  if (typeof value === "object") return className(value);
   return typeof value;
 }
 
@@ -115,7 +115,7 @@ export function getEventLoopPolicy(): EventLoopPolicy {
 
 /** Installs a policy for this thread; null goes back to a fresh default policy. */
 export function setEventLoopPolicy(p: EventLoopPolicy | null): void {
-  if (p !== null && !(p instanceof EventLoopPolicy)) {
+  if (p !== null && !isInstance(p, EventLoopPolicy)) {
     throw new TypeError(`policy must be an instance of EventLoopPolicy or null, not ${pyStr(typeName(p))}`);
   }
   policy = p;

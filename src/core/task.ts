@@ -18,7 +18,7 @@ import { Context, currentData } from "./context.js";
 import { EMPTY_DATA, als, currentFrame, type Frame } from "./frame.js";
 import { Future, isLoop, type FutureOptions } from "./future.js";
 import { COROUTINE_ENDED, alreadyDone, kResumes, kStalledAt } from "./future-callbacks.js";
-import { pyStr } from "./format.js";
+import { functionName, isErrorLike, pyStr, safeGet } from "./format.js";
 import { kRun, type Runnable } from "./handle.js";
 import {
   kCancelInternal,
@@ -38,7 +38,7 @@ import {
   kTaskDone,
   kTaskOf,
 } from "./symbols.js";
-import { isThenable, typeError } from "./validate.js";
+import { describeValue, isInstance, isThenable, readOptions, typeError } from "./validate.js";
 import type { EventLoop } from "./event-loop.js";
 
 /** What `createTask` and friends accept: a function to start in the task, or a started promise. */
@@ -94,7 +94,11 @@ const kStepStart = Symbol("multiloop.stepStart");
  */
 export function cancellationOf(err: unknown): CancelledError | null {
   if (err instanceof CancelledError) return err;
-  if (err instanceof Error && err.name === "AbortError" && err.cause instanceof CancelledError) return err.cause;
+  // Guarded reads: `err` may be anything a coroutine threw (a revoked proxy, a throwing getter).
+  if (isErrorLike(err) && safeGet(err, "name") === "AbortError") {
+    const cause = safeGet(err, "cause");
+    if (cause instanceof CancelledError) return cause;
+  }
   return null;
 }
 
@@ -107,8 +111,13 @@ export function checkCoroutine(name: string, coro: unknown): void {
 /** `createTask`'s options, checked at the boundary. */
 export function checkTaskOptions(options: unknown): void {
   if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
-  const context = (options as TaskOptions).context;
-  if (context !== undefined && !(context instanceof Context)) throw typeError("options.context", "a Context", context);
+  let context: unknown;
+  try {
+    context = (options as TaskOptions).context;
+  } catch (err) {
+    throw new TypeError(`Expected \`options.context\` to be readable, but reading it threw ${describeValue(err)}`, { cause: err });
+  }
+  if (context !== undefined && !isInstance(context, Context)) throw typeError("options.context", "a Context", context);
 }
 
 /**
@@ -168,8 +177,8 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
     const loop = trustedLoop;
     if (loop !== null) return loop as unknown as FutureOptions;
     checkCoroutine("coro", coro);
-    if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
-    if (options.context !== undefined && !(options.context instanceof Context)) {
+    options = readOptions("options", options);
+    if (options.context !== undefined && !isInstance(options.context, Context)) {
       throw typeError("options.context", "a Context", options.context);
     }
     if (options.loop !== undefined && !isLoop(options.loop)) throw typeError("options.loop", "an EventLoop", options.loop);
@@ -316,8 +325,26 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
       task.#onThrow(err);
       return;
     }
-    if (isThenable(result)) result.then(Task.#returned, Task.#threw);
-    else task.#onReturn(result);
+    if (!isThenable(result)) task.#onReturn(result);
+    // Native promises and loop futures call back inside the task's frame; any other thenable may
+    // call back from anywhere (or throw from `then`), so it gets handlers bound to the task.
+    else if (result instanceof Promise || result instanceof Future) result.then(Task.#returned, Task.#threw);
+    else Task.#adopt(task, result);
+  }
+
+  static #adopt<T>(task: Task<T>, thenable: PromiseLike<T>): void {
+    try {
+      thenable.then(
+        (value) => {
+          task.#onReturn(value);
+        },
+        (err: unknown) => {
+          task.#onThrow(err);
+        },
+      );
+    } catch (err) {
+      task.#onThrow(err);
+    }
   }
 
   static readonly #returned = (value: unknown): void => {
@@ -383,7 +410,7 @@ export class Task<T = unknown> extends Future<T> implements Runnable {
 
   override toString(): string {
     const coro = this.#coro;
-    const coroName = typeof coro === "function" ? coro.name || "<anonymous>" : "<promise>";
+    const coroName = typeof coro === "function" ? functionName(coro) : "<promise>";
     // asyncio 3.11+: a task with a cancel request pending shows "cancelling" as its state.
     const stateName = this.#numCancelsRequested > 0 && !this.done() ? "cancelling" : this.stateName();
     let s = `<Task ${stateName} name=${pyStr(this.getName())} coro=<${coroName}()>`;

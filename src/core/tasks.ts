@@ -4,14 +4,22 @@
 import { NoRunningLoopError } from "./errors.js";
 import { EventLoop, type Awaitable } from "./event-loop.js";
 import { currentFrame, runningLoopOrNull } from "./frame.js";
-import { Future } from "./future.js";
+import { type Future, isFuture } from "./future.js";
 import { getEventLoop, getRunningLoop } from "./policy.js";
 import { kOnCancel, kTasks, kYieldOnce } from "./symbols.js";
 import { type Task, type Coroutine, type TaskOptions } from "./task.js";
-import { checkTime, isThenable, rangeError, typeError } from "./validate.js";
+import { checkTime, describeValue, isThenable, rangeError, typeError } from "./validate.js";
 
 function checkLoop(name: string, loop: unknown): asserts loop is EventLoop | undefined {
-  if (loop !== undefined && !(loop instanceof EventLoop)) throw typeError(name, "an EventLoop", loop);
+  if (loop === undefined) return;
+  let ok = false;
+  try {
+    // Its own instanceof: gather passes a loop for every item (see isFuture).
+    ok = loop instanceof EventLoop;
+  } catch {
+    // A revoked proxy: not a loop.
+  }
+  if (!ok) throw typeError(name, "an EventLoop", loop);
 }
 
 /**
@@ -38,13 +46,19 @@ export function ensureFuture<T>(
   options: EnsureFutureOptions = {},
 ): Future<T> {
   if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
-  const loop = options.loop;
+  let loop: EventLoop | undefined;
+  try {
+    loop = options.loop;
+  } catch (err) {
+    throw new TypeError(`Expected \`options.loop\` to be readable, but reading it threw ${describeValue(err)}`, { cause: err });
+  }
   checkLoop("options.loop", loop);
-  if (aw instanceof Future) {
-    if (loop !== undefined && aw.getLoop() !== loop) {
+  if (isFuture(aw)) {
+    const fut = aw;
+    if (loop !== undefined && fut.getLoop() !== loop) {
       throw new RangeError("The future belongs to a different loop than the one specified as the loop argument");
     }
-    return aw;
+    return fut;
   }
   if (typeof aw === "function" || isThenable(aw)) {
     return (loop ?? getEventLoop()).createTask(aw);

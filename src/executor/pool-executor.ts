@@ -11,14 +11,18 @@
  * pool was made with `terminateOnCancel: true`: then piscina aborts it, which ends that worker.
  */
 import { availableParallelism } from "node:os";
+import { types } from "node:util";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { isAbsolute } from "node:path";
 import { Piscina } from "piscina";
 import type { ResourceLimits, Worker } from "node:worker_threads";
 import { allContextEntries } from "../core/context.js";
-import { CancelledError, RuntimeError } from "../core/errors.js";
+import { CancelledError, QueueFull, RuntimeError, ThreadExitError } from "../core/errors.js";
+import { scanValue } from "../threads/crossing.js";
+import { functionName } from "../core/format.js";
 import { fromEnvelope, isEnvelope } from "../threads/error-envelope.js";
 import {
+  checkExecutorFn,
   kSubmitCancellable,
   setDefaultExecutorFactory,
   submitToExecutor,
@@ -29,7 +33,7 @@ import {
   type SubmitOptions,
 } from "../core/executor.js";
 import { getRunningLoop } from "../core/policy.js";
-import { checkObject, typeError } from "../core/validate.js";
+import { checkInteger, checkObject, checkTime, rangeError, readOptions, typeError } from "../core/validate.js";
 import { checkSignal, type SignalOptions } from "../core/abort.js";
 
 export interface PoolExecutorOptions {
@@ -41,7 +45,12 @@ export interface PoolExecutorOptions {
   maxThreads?: number;
   /** Milliseconds an idle thread lives (piscina's default of 0 churns threads: piscina#53). @default 10_000 */
   idleTimeout?: number;
-  /** Calls allowed to wait for a thread; more are refused. @default "auto" */
+  /**
+   * Calls allowed to wait for a thread; more are refused with `QueueFull` (code
+   * `ERR_LOOP_QUEUE_FULL`). "auto" is piscina's `maxThreads ** 2`. Like asyncio's default
+   * executor, the queue has no bound by default.
+   * @default Infinity
+   */
   maxQueue?: number | "auto";
   resourceLimits?: ResourceLimits;
   env?: NodeJS.Dict<string>;
@@ -133,6 +142,56 @@ function moduleHref(filename: string | URL): string {
   throw new TypeError(`Expected \`filename\` to be an absolute path or a URL, got ${JSON.stringify(filename)}`);
 }
 
+/** The pool's options, checked before piscina sees them (its own errors do not name the option). */
+function checkPoolOptions(options: PoolExecutorOptions): void {
+  if (options.minThreads !== undefined) checkInteger("options.minThreads", options.minThreads, 0);
+  if (options.maxThreads !== undefined) checkInteger("options.maxThreads", options.maxThreads, 1);
+  if (options.idleTimeout !== undefined) {
+    checkTime("options.idleTimeout", options.idleTimeout);
+    if (options.idleTimeout < 0) throw rangeError("options.idleTimeout", "a number of milliseconds >= 0", options.idleTimeout);
+  }
+  const maxQueue = options.maxQueue;
+  if (maxQueue !== undefined && maxQueue !== "auto" && maxQueue !== Infinity) checkInteger("options.maxQueue", maxQueue, 0);
+  if (options.filename !== undefined && typeof options.filename !== "string" && !(options.filename instanceof URL)) {
+    throw typeError("options.filename", "a module path or URL", options.filename);
+  }
+  checkObject("options.resourceLimits", options.resourceLimits);
+  checkObject("options.env", options.env);
+  if (options.terminateOnCancel !== undefined && typeof options.terminateOnCancel !== "boolean") {
+    throw typeError("options.terminateOnCancel", "a boolean", options.terminateOnCancel);
+  }
+}
+
+/** What a call's arguments may be: what crosses a loop thread's calls, minus its shared objects. */
+function checkArguments(fn: ExecutorFn<unknown>, args: unknown[]): void {
+  const name = typeof fn === "function" ? functionName(fn) : String(fn.name ?? "default");
+  if (scanValue(args, name, "the arguments")) {
+    throw new TypeError(
+      `Cannot send the arguments of '${name}' to an executor thread: a LoopHandle, ThreadQueue, ThreadLock or ` +
+        "ThreadSemaphore crosses only in calls between loops. Pass its share().data and revive it there with from().",
+    );
+  }
+}
+
+/** piscina's plain errors, as the documented classes. */
+function poolError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err;
+  if (err.message === "Task queue is at limit") {
+    return new QueueFull("The executor's queue is full (option maxQueue): the call was refused", {
+      cause: err,
+      hint: "Raise maxQueue (the default is no limit), or wait for calls to finish before submitting more.",
+    });
+  }
+  const exited = /^worker exited with code: (-?\d+)$/u.exec(err.message);
+  if (exited !== null) {
+    return new ThreadExitError("PoolExecutor worker", Number(exited[1]), {
+      cause: err,
+      hint: "A pool thread died while it ran this call (process.exit(), an uncaught error, out of memory); the pool starts a new one.",
+    });
+  }
+  return err;
+}
+
 /**
  * Runs functions in a pool of worker threads (piscina) for `loop.runInExecutor` and `toThread`.
  * Threads use `atomics: "async"` so their own timers and I/O keep working between calls.
@@ -152,7 +211,8 @@ export class PoolExecutor implements Executor, AsyncDisposable {
   readonly #freeSlots: number[] = Array.from({ length: FLAG_SLOTS - 1 }, (_, i) => FLAG_SLOTS - 1 - i);
 
   constructor(options: PoolExecutorOptions = {}) {
-    checkObject("options", options);
+    options = readOptions("options", options);
+    checkPoolOptions(options);
     this.#defaultModule = options.filename === undefined ? null : moduleHref(options.filename);
     this.#terminateOnCancel = options.terminateOnCancel === true;
     const maxThreads = options.maxThreads ?? Math.max(1, availableParallelism());
@@ -165,7 +225,7 @@ export class PoolExecutor implements Executor, AsyncDisposable {
       minThreads: Math.min(minThreads, maxThreads),
       maxThreads,
       idleTimeout: options.idleTimeout ?? 10_000,
-      maxQueue: options.maxQueue ?? "auto",
+      maxQueue: options.maxQueue ?? Infinity,
       atomics: "async",
       workerData: { [FLAGS_KEY]: this.#flags },
       ...(options.resourceLimits === undefined ? {} : { resourceLimits: options.resourceLimits }),
@@ -209,6 +269,8 @@ export class PoolExecutor implements Executor, AsyncDisposable {
       const error = new RuntimeError("cannot schedule new futures after shutdown", { code: "ERR_LOOP_EXECUTOR_SHUTDOWN" });
       return { promise: Promise.reject(error), cancel: () => undefined };
     }
+    checkExecutorFn(fn);
+    checkArguments(fn, args);
     const context = contextEntries === undefined || contextEntries.length === 0 ? null : contextEntries;
     let source: string | null = null;
     let filename: string | null = null;
@@ -248,7 +310,7 @@ export class PoolExecutor implements Executor, AsyncDisposable {
       (err: unknown) => {
         // Aborted (terminateOnCancel) or the pool failed: the worker will not touch the slot again.
         release();
-        throw err;
+        throw poolError(err);
       },
     );
     return { promise, cancel };
@@ -265,9 +327,8 @@ export class PoolExecutor implements Executor, AsyncDisposable {
    * const digest = await pool.run({ name: "hash" }, [bytes], { signal: AbortSignal.timeout(1_000) });
    */
   run<R>(fn: ExecutorFn<R>, args: readonly unknown[] = [], options: SignalOptions = {}): Promise<R> {
-    if (!Array.isArray(args)) throw typeError("args", "an array of arguments", args);
-    checkObject("options", options);
-    const signal = options.signal;
+    if (types.isProxy(args) || !Array.isArray(args)) throw typeError("args", "an array of arguments", args);
+    const signal = readOptions("options", options).signal;
     checkSignal("options.signal", signal);
     if (signal?.aborted === true) return Promise.reject(signal.reason as Error);
     const submission = this[kSubmitCancellable]<R>(fn, args.slice(), undefined);

@@ -4,7 +4,7 @@
  */
 import type { EventLoop } from "../core/event-loop.js";
 import { getRunningLoop } from "../core/policy.js";
-import { checkFunction, checkObject } from "../core/validate.js";
+import { checkFunction, readOptions } from "../core/validate.js";
 import type { CreateConnectionOptions, CreateServerOptions, CreateUnixServerOptions } from "../net/connection.js";
 import type { Server } from "../net/server.js";
 import type { Transport } from "../net/transport.js";
@@ -31,8 +31,7 @@ export interface StartUnixServerOptions extends CreateUnixServerOptions {
 }
 
 function splitLimit<T extends { limit?: number }>(options: T): [number, Omit<T, "limit">] {
-  checkObject("options", options);
-  const { limit, ...rest } = options;
+  const { limit, ...rest } = readOptions("options", options);
   return [checkLimit(limit), rest];
 }
 

@@ -8,9 +8,10 @@
  */
 import { IncompleteReadError, LimitOverrunError, RuntimeError } from "../core/errors.js";
 import type { EventLoop } from "../core/event-loop.js";
-import { errorRepr, type Future } from "../core/future.js";
+import type { Future } from "../core/future.js";
+import { errorRepr } from "../core/format.js";
 import { getEventLoop } from "../core/policy.js";
-import { typeError } from "../core/validate.js";
+import { readOptions, typeError } from "../core/validate.js";
 import type { Transport } from "../net/transport.js";
 
 
@@ -75,7 +76,7 @@ export class StreamReader implements AsyncIterable<Buffer> {
   #paused = false;
 
   constructor(options: StreamReaderOptions = {}) {
-    if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
+    options = readOptions("options", options);
     this.#limit = checkLimit(options.limit);
     this.#loop = options.loop ?? getEventLoop();
   }

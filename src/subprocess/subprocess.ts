@@ -10,13 +10,14 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from "node:child_process";
 import { constants } from "node:os";
+import { types } from "node:util";
 import type { Socket } from "node:net";
 import { BrokenPipeError, ConnectionResetError, ProcessLookupError } from "../core/errors.js";
 import type { EventLoop } from "../core/event-loop.js";
 import type { Future } from "../core/future.js";
 import { gather } from "../tasks/gather.js";
 import { getRunningLoop } from "../core/policy.js";
-import { checkObject, checkString, typeError } from "../core/validate.js";
+import { checkString, readOptions, typeError } from "../core/validate.js";
 import { toOSError } from "../net/os-error.js";
 import { kStart } from "../net/symbols.js";
 import { Transport } from "../net/transport.js";
@@ -63,8 +64,7 @@ function checkOptions(
   options: unknown,
   shell: boolean,
 ): Required<Pick<SubprocessOptions, "stdin" | "stdout" | "stderr">> & SubprocessOptions {
-  checkObject("options", options);
-  const o = (options ?? {}) as Record<string, unknown>;
+  const o = readOptions("options", options as Record<string, unknown> | undefined);
   if (o["shell"] !== undefined && o["shell"] !== shell) throw new RangeError(shell ? "shell must be True" : "shell must be False");
   for (const [key, message] of refused) {
     if (o[key] !== undefined && o[key] !== false && o[key] !== null && !(key === "bufsize" && o[key] === 0)) {
@@ -319,6 +319,11 @@ async function start(
   return new Process(loop, child, { stdin, stdout, stderr, transports, watch });
 }
 
+function everyString(list: readonly unknown[]): list is readonly string[] {
+  for (let i = 0; i < list.length; i++) if (typeof list[i] !== "string") return false;
+  return true;
+}
+
 /**
  * Starts `program` with `args` (no shell) and returns its `Process` once it is running. A program
  * that does not exist throws `FileNotFoundError`; one that may not be run, `PermissionError`.
@@ -335,11 +340,13 @@ export async function createSubprocessExec(
   options: SubprocessOptions = {},
 ): Promise<Process> {
   checkString("program", program);
-  if (!Array.isArray(args) || !args.every((a) => typeof a === "string")) {
+  // By index, not every(): every() skips holes, and a sparse array would then be spread in full.
+  const list: unknown = args;
+  if (types.isProxy(list) || !Array.isArray(list) || !everyString(list)) {
     throw typeError("args", "an array of strings", args);
   }
   const opts = checkOptions(options, false);
-  return start(getRunningLoop(), program, [...args], false, opts);
+  return start(getRunningLoop(), program, Array.from(list as readonly string[]), false, opts);
 }
 
 /**
@@ -347,6 +354,7 @@ export async function createSubprocessExec(
  * comes from outside (or use `createSubprocessExec`).
  */
 export async function createSubprocessShell(cmd: string, options: SubprocessOptions = {}): Promise<Process> {
+  // asyncio's own message, byte for byte.
   if (typeof cmd !== "string") throw new TypeError("cmd must be a string");
   const opts = checkOptions(options, true);
   return start(getRunningLoop(), cmd, [], true, opts);

@@ -13,7 +13,7 @@ import type { EventLoop } from "../core/event-loop.js";
 import type { Future } from "../core/future.js";
 import { Lock, RESOLVED_TRUE, RESOLVED_VOID, holding } from "./lock.js";
 import { bindLoop } from "./loop-bound.js";
-import { checkFunction, checkInteger, typeError } from "../core/validate.js";
+import { checkFunction, checkInteger, isInstance, typeError } from "../core/validate.js";
 
 function unacquired(what: "wait" | "notify"): RuntimeError {
   return new RuntimeError(`cannot ${what} on un-acquired lock`, {
@@ -53,7 +53,7 @@ export class Condition implements AsyncDisposable {
 
   /** @param lock the lock to use; default: a new one. */
   constructor(lock?: Lock | null) {
-    if (lock !== undefined && lock !== null && !(lock instanceof Lock)) {
+    if (lock !== undefined && lock !== null && !isInstance(lock, Lock)) {
       throw typeError("lock", "a Lock, null or undefined", lock);
     }
     this.#lock = lock ?? new Lock();

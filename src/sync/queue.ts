@@ -20,7 +20,7 @@ import type { Future } from "../core/future.js";
 import { RESOLVED_VOID, rejected } from "./lock.js";
 import { bindLoop } from "./loop-bound.js";
 import { PriorityHeap, naturalOrder, type Compare } from "./priority-heap.js";
-import { checkObject, typeError } from "../core/validate.js";
+import { readOptions, typeError } from "../core/validate.js";
 
 /**
  * Options of `Queue` and `LifoQueue`.
@@ -173,7 +173,7 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
   }
 
   constructor(options: QueueOptions = {}) {
-    checkObject("options", options);
+    options = readOptions("options", options);
     const maxsize = options.maxsize ?? 0;
     if (typeof maxsize !== "number" || Number.isNaN(maxsize)) {
       throw typeError("options.maxsize", "a number (0 or less for unbounded)", maxsize);

@@ -6,7 +6,7 @@ import type { Awaitable, EventLoop } from "../core/event-loop.js";
 import { Future } from "../core/future.js";
 import { getEventLoop } from "../core/policy.js";
 import { ensureFuture } from "../core/tasks.js";
-import { checkOptionalTime, isThenable, typeError } from "../core/validate.js";
+import { checkOptionalTime, className, isInstance, isIterableObject, isThenable, readOptions, typeError } from "../core/validate.js";
 
 export interface AsCompletedOptions {
   /** After this many milliseconds, every further item throws `TimeoutError`. */
@@ -31,13 +31,12 @@ export function asCompleted<T>(
   aws: Iterable<Awaitable<T>>,
   options: AsCompletedOptions = {},
 ): AsyncIterable<Future<T>> & Iterable<Promise<T>> {
-  if (aws instanceof Future || isThenable(aws)) {
-    throw new TypeError(`expects an iterable of awaitables, not ${(aws as object).constructor.name}`);
+  if (isInstance(aws, Future) || isThenable(aws)) {
+    // asyncio's own message, byte for byte.
+    throw new TypeError(`expects an iterable of awaitables, not ${className(aws)}`);
   }
-  if (typeof aws !== "object" || aws === null || typeof (aws as Iterable<unknown>)[Symbol.iterator] !== "function") {
-    throw typeError("aws", "an iterable of futures, tasks or promises", aws);
-  }
-  if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
+  if (!isIterableObject(aws)) throw typeError("aws", "an iterable of futures, tasks or promises", aws);
+  options = readOptions("options", options);
   const ms = options.timeout ?? null;
   checkOptionalTime("options.timeout", ms);
   const list = [...aws];

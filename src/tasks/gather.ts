@@ -3,12 +3,13 @@
  */
 import { CancelledError } from "../core/errors.js";
 import type { EventLoop, Awaitable } from "../core/event-loop.js";
-import { Future } from "../core/future.js";
+import { Future, isFuture } from "../core/future.js";
 import { getEventLoop } from "../core/policy.js";
 import { kGatherStamp, kLogDestroyPending, kMakeCancelled, kMarkRetrieved } from "../core/symbols.js";
 import { Task } from "../core/task.js";
 import { ensureFuture } from "../core/tasks.js";
-import { isThenable, typeError } from "../core/validate.js";
+import { types } from "node:util";
+import { isThenable, readOptions, typeError } from "../core/validate.js";
 
 /** What `gather` accepts per item: an awaitable, or a function to start as a task. */
 export type GatherInput<T = unknown> = Awaitable<T> | (() => T | PromiseLike<T>);
@@ -55,7 +56,7 @@ class GatheringFuture<T> extends Future<T> {
 function isListForm(args: unknown[]): boolean {
   if (args.length === 0 || args.length > 2) return false;
   const first = args[0];
-  if (typeof first !== "object" || first === null || isThenable(first) || first instanceof Future) return false;
+  if (typeof first !== "object" || first === null || types.isProxy(first) || isThenable(first) || isFuture(first)) return false;
   if (typeof (first as Iterable<unknown>)[Symbol.iterator] !== "function") return false;
   const second = args[1];
   return args.length === 1 || second === undefined || (typeof second === "object" && second !== null && !isThenable(second));
@@ -92,8 +93,8 @@ export function gather(...args: unknown[]): Future<unknown[]> {
   let returnExceptions = false;
   if (isListForm(args)) {
     items = [...(args[0] as Iterable<unknown>)];
-    const options = args[1] as GatherOptions | undefined;
-    if (options !== undefined) {
+    const options = readOptions("options", args[1] as GatherOptions | undefined);
+    {
       if (options.returnExceptions !== undefined && typeof options.returnExceptions !== "boolean") {
         throw typeError("options.returnExceptions", "a boolean", options.returnExceptions);
       }
@@ -105,7 +106,7 @@ export function gather(...args: unknown[]): Future<unknown[]> {
   // Checked up front, so a bad item does not leave tasks started for the items before it.
   for (let i = 0; i < items.length; i++) {
     const arg = items[i];
-    if (!(arg instanceof Future) && typeof arg !== "function" && !isThenable(arg)) {
+    if (!isFuture(arg) && (typeof arg !== "function" || types.isProxy(arg)) && !isThenable(arg)) {
       throw typeError(`aws[${i}]`, "a Future, a Task, a promise or a function returning one", arg);
     }
   }

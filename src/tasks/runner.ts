@@ -10,7 +10,7 @@ import { gather } from "./gather.js";
 import { kMarkRetrieved } from "../core/symbols.js";
 import { newEventLoop, setEventLoop } from "../core/policy.js";
 import { allTasks } from "../core/tasks.js";
-import { checkFunction, checkKnownOptions, isThenable, typeError } from "../core/validate.js";
+import { checkFunction, checkKnownOptions, isThenable, readOptions, typeError } from "../core/validate.js";
 
 export interface RunnerOptions {
   /** Turn the loop's debug mode on (true) or off (false); default: the environment's setting. */
@@ -63,6 +63,7 @@ export class Runner {
   #setLoop = false;
 
   constructor(options: RunnerOptions = {}) {
+    options = readOptions("options", options);
     checkRunnerOptions("new Runner()", options);
     this.#debug = options.debug;
     this.#loopFactory = options.loopFactory;
@@ -168,6 +169,7 @@ async function cancelAllTasks(loop: EventLoop): Promise<void> {
 export async function run<T>(main: () => T | PromiseLike<T>, options: RunOptions = {}): Promise<T> {
   if (state.runningLoop !== null) throw runningLoopMessage("run()");
   checkFunction("main", main);
+  options = readOptions("options", options);
   checkRunnerOptions("run()", options);
   const runner = new Runner(options);
   try {

@@ -8,7 +8,7 @@ import { getRunningLoop } from "../core/policy.js";
 import { kMarkRetrieved } from "../core/symbols.js";
 import { ensureFuture } from "../core/tasks.js";
 import { timeout } from "./timeouts.js";
-import { checkOptionalTime, checkTime, isThenable, rangeError, typeError } from "../core/validate.js";
+import { checkOptionalTime, checkTime, className, isInstance, isIterableObject, isThenable, rangeError, readOptions, typeError } from "../core/validate.js";
 
 export type ReturnWhen = "FIRST_COMPLETED" | "FIRST_EXCEPTION" | "ALL_COMPLETED";
 
@@ -34,13 +34,12 @@ export async function wait<T>(
   aws: Iterable<Awaitable<T>>,
   options: WaitOptions = {},
 ): Promise<[Set<Future<T>>, Set<Future<T>>]> {
-  if (aws instanceof Future || isThenable(aws)) {
-    throw new TypeError(`expect a list of futures, not ${(aws as object).constructor.name}`);
+  if (isInstance(aws, Future) || isThenable(aws)) {
+    // asyncio's own message, byte for byte.
+    throw new TypeError(`expect a list of futures, not ${className(aws)}`);
   }
-  if (typeof aws !== "object" || aws === null || typeof (aws as Iterable<unknown>)[Symbol.iterator] !== "function") {
-    throw typeError("aws", "an iterable of futures, tasks or promises", aws);
-  }
-  if (typeof options !== "object" || options === null) throw typeError("options", "an options object", options);
+  if (!isIterableObject(aws)) throw typeError("aws", "an iterable of futures, tasks or promises", aws);
+  options = readOptions("options", options);
   const { timeout: ms = null, returnWhen = "ALL_COMPLETED" } = options;
   checkOptionalTime("options.timeout", ms);
   if (returnWhen !== FIRST_COMPLETED && returnWhen !== FIRST_EXCEPTION && returnWhen !== ALL_COMPLETED) {

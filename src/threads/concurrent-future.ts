@@ -11,14 +11,16 @@ import { inspect } from "node:util";
 import { CancelledError, InvalidStateError } from "../core/errors.js";
 import { runningLoopOrNull } from "../core/frame.js";
 import type { EventLoop } from "../core/event-loop.js";
-import { Future, errorRepr, type FutureOptions } from "../core/future.js";
+import { Future, type FutureOptions } from "../core/future.js";
 import { kCancelInternal } from "../core/symbols.js";
-import { shortRepr } from "../core/format.js";
+import { errorRepr, shortRepr } from "../core/format.js";
 import { checkFunction } from "../core/validate.js";
 
 type State = "pending" | "finished" | "failed" | "cancelled";
 
 export const kSettle = Symbol("multiloop.settleConcurrent");
+/** @internal the name of the target the call runs. */
+export const kTarget = Symbol("multiloop.concurrentTarget");
 
 /** How the remote side answered: `payload` is the value, the error, or the cancel message. */
 export type SettleKind = "finished" | "failed" | "cancelled";
@@ -76,6 +78,11 @@ export class ConcurrentFuture<T> implements PromiseLike<T> {
     this.#threadName = threadName;
     this.#canceller = canceller;
     this.#id = id;
+  }
+
+  /** @internal */
+  get [kTarget](): string {
+    return this.#target;
   }
 
   done(): boolean {

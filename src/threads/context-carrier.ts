@@ -3,7 +3,7 @@
  * argument names the ones to send along with one call.
  */
 import { contextEntries, ContextVar } from "../core/context.js";
-import { typeError } from "../core/validate.js";
+import { isInstance, typeError } from "../core/validate.js";
 import type { ContextEntries } from "./wire.js";
 
 /**
@@ -28,14 +28,14 @@ export class ContextCarrier {
  */
 export function carryContext(...vars: ContextVar<unknown>[]): ContextCarrier {
   vars.forEach((v, i) => {
-    if (!(v instanceof ContextVar)) throw typeError(`vars[${i}]`, "a ContextVar", v);
+    if (!isInstance(v, ContextVar)) throw typeError(`vars[${i}]`, "a ContextVar", v);
   });
   return new ContextCarrier(vars);
 }
 
 export function splitCarrier(args: unknown[]): ContextEntries {
   const last = args.length > 0 ? args[args.length - 1] : undefined;
-  if (!(last instanceof ContextCarrier)) return 0;
+  if (!isInstance(last, ContextCarrier)) return 0;
   args.pop();
-  return contextEntries(last.vars);
+  return contextEntries((last as ContextCarrier).vars);
 }

@@ -1,39 +1,34 @@
 /**
- * Values crossing threads: arguments and results of cross-thread calls.
+ * Values crossing threads: arguments and results of cross-thread calls, on the sending side.
  *
- * Structured clone does the copying. Around it:
+ * Structured clone does the copying. Before it, one walk over the outgoing value (`scanValue`):
+ * - values structured clone would reject (functions, symbols, promises, proxies, weak
+ *   collections, generator objects) and properties whose getters throw are caught at the call
+ *   site with a TypeError that names the target and where the value sits, instead of failing
+ *   later inside a batched postMessage;
  * - objects made to cross threads (LoopHandle, ThreadQueue, ThreadLock, ThreadSemaphore) are
- *   replaced by their `share()` data plus transfer list on the way out, and revived with their
- *   `from()` on the way in, wherever they sit in the arguments (nested in arrays, plain objects,
- *   Maps and Sets), so each copy gets its own channel;
- * - values structured clone would reject (functions, symbols, promises, weak collections) are
- *   caught at the call site with a TypeError that names the target and where the value sits,
- *   instead of failing later inside a batched postMessage.
- * Only containers that hold a shareable are copied; everything else is passed to postMessage as is.
+ *   found, wherever they sit (nested in arrays, objects, Maps and Sets).
+ * The walk visits each object once (a seen-set, as structured clone keeps one), skips the holes
+ * of sparse arrays, and so costs O(size of the graph): shared references and cycles cost nothing
+ * extra, `new Array(2 ** 32 - 1)` costs nothing at all.
+ *
+ * Only when a shareable was found (rare: a handle or a queue passed along) does a second pass
+ * (`encodeSpecials`) copy the containers, put a placeholder where each shareable sat, and list it
+ * in the table of special positions that travels beside the payload (crossing-table.ts). Each
+ * shareable is shared once however often it appears, so the other side revives one copy, shared
+ * at every position, as structured clone keeps identities.
  */
+import { types } from "node:util";
 import type { Transferable } from "node:worker_threads";
+import { isErrorLike, safeString } from "../core/format.js";
+import { keySegment, mapKeyText, type Path, type Segment, type Shareable, type SpecialEntry } from "./crossing-table.js";
 
-/** What `share()` returns: data for `from()`, and what must be transferred with it. */
-export interface SharedData {
-  data: unknown;
-  transferList: Transferable[];
-}
-
-/** Implemented by classes whose instances may cross threads. */
-export interface Shareable {
-  share(): SharedData;
-}
-
-const TAG = "__multiloop_shared__";
-
-interface Tagged {
-  [TAG]: string;
-  data: unknown;
-}
+export type { Path, Segment, Shareable, SharedData, SpecialEntry, SpecialTable } from "./crossing-table.js";
 
 type Reviver = (data: unknown) => unknown;
 const revivers = new Map<string, Reviver>();
-const shareableTypes = new Map<abstract new (...args: never[]) => unknown, string>();
+/** On the prototype of each shareable class: its registered name. Not forgeable by data. */
+const kShareable = Symbol("multiloop.shareable");
 
 /** Registers a shareable class under a stable name (the same in every thread). */
 export function registerShareable(
@@ -42,203 +37,411 @@ export function registerShareable(
   revive: Reviver,
 ): void {
   revivers.set(name, revive);
-  shareableTypes.set(cls, name);
+  Object.defineProperty(cls.prototype, kShareable, { value: name, enumerable: false });
 }
 
-function shareableName(value: object): string | undefined {
-  for (const [cls, name] of shareableTypes) if (value instanceof cls) return name;
-  return undefined;
+/** The reviver registered for `kind` in this thread. */
+export function reviverOf(kind: string): Reviver | undefined {
+  return revivers.get(kind);
 }
 
-function isPlainObject(value: object): boolean {
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-function uncloneable(what: string, where: string, target: string): TypeError {
-  return new TypeError(
-    `Cannot send ${where} of '${target}' to another thread: ${what} cannot be cloned. ` +
-      "Arguments and results cross threads by structured clone; pass plain data instead.",
-  );
-}
-
-/**
- * Thrown inside the walk for a value that cannot cross; each container on the way out prepends
- * its part of the position. Building the position only on failure keeps the walk free of a
- * string per element on every call.
- */
+/** A value that cannot cross; `container` and `segment` say where it was met (filled on the way out). */
 class Refused extends Error {
   readonly what: string;
-  path = "";
+  container: object | null;
+  segment: Segment | null;
+  /** A position already written out (the copy pass knows it). */
+  where: string | null = null;
 
-  constructor(what: string) {
+  constructor(what: string, container: object | null = null, segment: Segment | null = null) {
     super(what);
     this.what = what;
+    this.container = container;
+    this.segment = segment;
   }
 }
 
-function at(err: unknown, segment: string): unknown {
-  if (err instanceof Refused) err.path = segment + err.path;
-  return err;
+function uncloneable(what: string, where: string, target: string, cause?: unknown): TypeError {
+  return new TypeError(
+    `Cannot send ${where} of '${target}' to another thread: ${what} cannot be cloned. ` +
+      "Arguments and results cross threads by structured clone; pass plain data instead.",
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function refusePrimitive(value: unknown, container: object | null, segment: Segment | null): never {
+  throw new Refused(typeof value === "function" ? "a function" : "a symbol", container, segment);
+}
+
+const K_ARRAY = 0;
+const K_OBJECT = 1;
+const K_MAP = 2;
+const K_SET = 3;
+/** Structured clone copies it whole (dates, buffers, errors...): not walked. */
+const K_LEAF = 4;
+const K_SHAREABLE = 5;
+
+/** What kind of object `obj` is for the walk; throws Refused for what structured clone rejects. */
+function classify(obj: object): number {
+  // First: a proxy's traps are user code, and a revoked one throws on Array.isArray.
+  if (types.isProxy(obj)) throw new Refused("a Proxy");
+  if (Array.isArray(obj)) return K_ARRAY;
+  const proto: unknown = Object.getPrototypeOf(obj);
+  if (proto === Object.prototype || proto === null) return K_OBJECT;
+  if (typeof (obj as { [kShareable]?: unknown })[kShareable] === "string") return K_SHAREABLE;
+  if (types.isMap(obj)) return K_MAP;
+  if (types.isSet(obj)) return K_SET;
+  if (types.isPromise(obj)) throw new Refused("a Promise");
+  if (types.isWeakMap(obj)) throw new Refused("a WeakMap");
+  if (types.isWeakSet(obj)) throw new Refused("a WeakSet");
+  if (obj instanceof WeakRef) throw new Refused("a WeakRef");
+  if (types.isGeneratorObject(obj)) throw new Refused("a generator object");
+  if (
+    isErrorLike(obj) ||
+    types.isArrayBufferView(obj) ||
+    types.isAnyArrayBuffer(obj) ||
+    types.isDate(obj) ||
+    types.isRegExp(obj) ||
+    types.isBoxedPrimitive(obj)
+  ) {
+    return K_LEAF;
+  }
+  // A class instance: structured clone copies its own enumerable properties, as of a plain object.
+  return K_OBJECT;
+}
+
+/** After this many holes (and more holes than items), an array's indices come from Object.keys. */
+const HOLES_BEFORE_KEYS = 1024;
+
+/** The own keys of `array` from index `from` on (indices and named properties), for sparse arrays. */
+function sparseKeys(array: unknown[], from: number): Segment[] {
+  const keys: Segment[] = [];
+  for (const key of Object.keys(array)) {
+    const index = Number(key);
+    if (Number.isInteger(index) && String(index) === key) {
+      if (index >= from) keys.push(index);
+    } else {
+      keys.push(key);
+    }
+  }
+  return keys;
 }
 
 /**
- * Prepares `value` for postMessage. Returns the value to post (a copy only where shareables were
- * replaced) and adds transferables to `transfers`. Throws a TypeError naming `target` and the
- * position (`where`) of a value that cannot cross.
+ * Calls `each(segment, child)` for every child structured clone would copy, in its order: array
+ * items (holes skipped), own enumerable properties, Map keys and values, Set items.
  */
-export function encodeValue(value: unknown, target: string, where: string, transfers: Transferable[]): unknown {
+function forEachChild(obj: object, kind: number, each: (segment: Segment, child: unknown) => void): void {
+  if (kind === K_ARRAY) {
+    const array = obj as unknown[];
+    const length = array.length;
+    let holes = 0;
+    for (let i = 0; i < length; i++) {
+      const item = array[i];
+      if (item === undefined && !(i in array)) {
+        if (++holes > HOLES_BEFORE_KEYS && holes * 2 > i) {
+          for (const key of sparseKeys(array, i + 1)) each(key, (array as unknown as Record<string | number, unknown>)[key as string]);
+          return;
+        }
+        continue;
+      }
+      each(i, item);
+    }
+  } else if (kind === K_OBJECT) {
+    for (const key of Object.keys(obj)) each(key, (obj as Record<string, unknown>)[key]);
+  } else if (kind === K_MAP) {
+    let i = 0;
+    Map.prototype.forEach.call(obj as Map<unknown, unknown>, (value: unknown, key: unknown) => {
+      each([i, 0], key);
+      each([i++, 1], value);
+    });
+  } else if (kind === K_SET) {
+    let i = 0;
+    Set.prototype.forEach.call(obj as Set<unknown>, (value: unknown) => {
+      each([i++], value);
+    });
+  }
+}
+
+function readFailure(err: unknown): string {
+  return `a property whose getter threw (${isErrorLike(err) ? safeString(err) : `\`${safeString(err)}\``})`;
+}
+
+/**
+ * Checks that `value` can cross (see the module docs). Returns true when it holds a shareable, so
+ * `encodeSpecials` must run; throws a TypeError naming `target` and the position (`where` plus
+ * the path) of the first value that cannot cross.
+ */
+export function scanValue(value: unknown, target: string, where: string): boolean {
   try {
-    return encode(value, transfers, 0);
+    return scan(value);
   } catch (err) {
-    if (err instanceof Refused) throw uncloneable(err.what, where + err.path, target);
+    if (!(err instanceof Refused)) throw err;
+    const position = err.where ?? where + pathTo(value, err.container) + segmentText(err.container, err.segment);
+    throw uncloneable(err.what, position, target);
+  }
+}
+
+function scan(root: unknown): boolean {
+  if (typeof root !== "object") {
+    if (typeof root === "function" || typeof root === "symbol") refusePrimitive(root, null, null);
+    return false;
+  }
+  if (root === null) return false;
+  // The common case, a short argument list of primitives: no set, no stack. (Long arrays take the
+  // general walk, which skips holes.)
+  if (!types.isProxy(root) && Array.isArray(root) && root.length <= 16) {
+    let primitives = true;
+    for (let i = 0; i < root.length; i++) {
+      const item: unknown = root[i];
+      const t = typeof item;
+      if (t === "object") {
+        if (item !== null) {
+          primitives = false;
+          break;
+        }
+      } else if (t === "function" || t === "symbol") {
+        refusePrimitive(item, root, i);
+      }
+    }
+    if (primitives) return false;
+  }
+  let found = false;
+  const seen = new Set<object>([root]);
+  const stack: object[] = [root];
+  let current: object = root;
+  let segment: Segment | null = null;
+  const visit = (seg: Segment, child: unknown): void => {
+    segment = seg;
+    const t = typeof child;
+    if (t === "object") {
+      if (child !== null) {
+        // One hash operation, not has() then add(): the set grew only if the object is new.
+        const size = seen.size;
+        if (seen.add(child as object).size !== size) stack.push(child as object);
+      }
+    } else if (t === "function" || t === "symbol") {
+      refusePrimitive(child, current, seg);
+    }
+  };
+  while (stack.length > 0) {
+    current = stack.pop() as object;
+    segment = null;
+    try {
+      const kind = classify(current);
+      if (kind === K_OBJECT) {
+        // Inline, not through forEachChild's callback: plain objects are most of a large value.
+        const obj = current as Record<string, unknown>;
+        const keys = Object.keys(obj);
+        for (let k = 0; k < keys.length; k++) {
+          const key = keys[k] as string;
+          segment = key;
+          const child = obj[key];
+          if (typeof child === "object") {
+            if (child !== null) {
+              const size = seen.size;
+              if (seen.add(child).size !== size) stack.push(child);
+            }
+          } else if (typeof child === "function" || typeof child === "symbol") {
+            refusePrimitive(child, current, key);
+          }
+        }
+      } else if (kind === K_SHAREABLE) {
+        found = true;
+      } else if (kind !== K_LEAF) {
+        forEachChild(current, kind, visit);
+      }
+    } catch (err) {
+      if (err instanceof Refused) {
+        if (err.container === null) {
+          err.container = current;
+          err.segment = null;
+        }
+        throw err;
+      }
+      throw new Refused(readFailure(err), current, segment);
+    }
+  }
+  return found;
+}
+
+/** The position of `target` in `root` (as `[0].a.get(k)`), found again on the error path only. */
+function pathTo(root: unknown, target: object | null): string {
+  if (target === null || root === target || typeof root !== "object" || root === null) return "";
+  const paths = new Map<object, string>([[root, ""]]);
+  const queue: object[] = [root];
+  for (let q = 0; q < queue.length; q++) {
+    const obj = queue[q] as object;
+    const base = paths.get(obj) as string;
+    let kind: number;
+    try {
+      kind = classify(obj);
+    } catch {
+      continue;
+    }
+    if (kind === K_LEAF || kind === K_SHAREABLE) continue;
+    try {
+      forEachChild(obj, kind, (seg, child) => {
+        if (typeof child !== "object" || child === null || paths.has(child)) return;
+        const path = base + segmentText(obj, seg);
+        if (child === target) throw new FoundPath(path);
+        paths.set(child, path);
+        queue.push(child);
+      });
+    } catch (err) {
+      if (err instanceof FoundPath) return err.path;
+      // A getter threw while looking again: look elsewhere.
+    }
+  }
+  return "";
+}
+
+/** Ends the search of `pathTo` from inside a `forEachChild` callback. */
+class FoundPath extends Error {
+  readonly path: string;
+  constructor(path: string) {
+    super(path);
+    this.path = path;
+  }
+}
+
+/** `[1]`, `.key`, `.get(k)`, ` (a Map key)`, ` (a Set item)`: one step, as error messages show it. */
+export function segmentText(container: object | null, segment: Segment | null): string {
+  if (segment === null) return "";
+  if (typeof segment === "number") return `[${segment}]`;
+  if (typeof segment === "string") return keySegment(segment);
+  if (segment.length === 1) return " (a Set item)";
+  if (segment[1] === 0) return " (a Map key)";
+  return `.get(${mapKeyText(container === null ? undefined : mapKeyAt(container, segment[0]))})`;
+}
+
+function mapKeyAt(map: object, index: number): unknown {
+  if (!types.isMap(map)) return undefined;
+  let i = 0;
+  for (const key of Map.prototype.keys.call(map)) if (i++ === index) return key;
+  return undefined;
+}
+
+/** A payload with its table of special positions (see crossing-table.ts). */
+export interface EncodedSpecials {
+  value: unknown;
+  table: SpecialEntry[];
+}
+
+/**
+ * The second pass, for a value `scanValue` found shareables in: copies its containers (class
+ * instances become plain objects, as structured clone makes them), shares each shareable once,
+ * puts a placeholder where it sat, and lists it with every position in the table. `names` names
+ * the root's items in error messages when the root is a tuple made for sending (arguments and
+ * context); otherwise `where` names the root.
+ */
+export function encodeSpecials(
+  root: unknown,
+  transfers: Transferable[],
+  target: string,
+  where: string | readonly string[],
+): EncodedSpecials {
+  try {
+    return copySpecials(root, transfers, where);
+  } catch (err) {
+    if (err instanceof Refused) throw uncloneable(err.what, err.where ?? (typeof where === "string" ? where : "the value"), target);
     throw err;
   }
 }
 
-const MAX_DEPTH = 64;
-
-function encode(value: unknown, transfers: Transferable[], depth: number): unknown {
-  switch (typeof value) {
-    case "function":
-      throw new Refused("a function");
-    case "symbol":
-      throw new Refused("a symbol");
-    case "object":
-      break;
-    default:
+function copySpecials(root: unknown, transfers: Transferable[], where: string | readonly string[]): EncodedSpecials {
+  const table: SpecialEntry[] = [];
+  const memo = new Map<object, unknown>();
+  const specials = new Map<object, SpecialEntry>();
+  const work: Array<[original: object, copy: object, kind: number, path: Path]> = [];
+  const position = (path: Path): string => {
+    if (typeof where === "string") return where + path.map((seg) => segmentText(null, seg)).join("");
+    const [first, ...rest] = path;
+    return (typeof first === "number" ? (where[first] ?? "the value") : "the value") + rest.map((seg) => segmentText(null, seg)).join("");
+  };
+  const copyOf = (value: unknown, path: Path): unknown => {
+    if (typeof value !== "object") {
+      if (typeof value === "function" || typeof value === "symbol") {
+        const refused = new Refused(typeof value === "function" ? "a function" : "a symbol");
+        refused.where = position(path);
+        throw refused;
+      }
       return value;
-  }
-  if (value === null || depth > MAX_DEPTH) return value;
-  // Arrays and plain objects first: they are most of what crosses, and never shareables.
-  if (Array.isArray(value)) {
-    let copy: unknown[] | null = null;
-    for (let i = 0; i < value.length; i++) {
-      const item: unknown = value[i];
-      let encoded: unknown;
-      try {
-        encoded = encode(item, transfers, depth + 1);
-      } catch (err) {
-        throw at(err, `[${i}]`);
-      }
-      if (encoded !== item) copy ??= value.slice();
-      if (copy !== null) copy[i] = encoded;
     }
-    return copy ?? value;
-  }
-  if (isPlainObject(value)) {
-    let copy: Record<string, unknown> | null = null;
-    for (const key of Object.keys(value)) {
-      const item = (value as Record<string, unknown>)[key];
-      let encoded: unknown;
-      try {
-        encoded = encode(item, transfers, depth + 1);
-      } catch (err) {
-        throw at(err, `.${key}`);
-      }
-      if (encoded !== item) copy ??= { ...(value as Record<string, unknown>) };
-      if (copy !== null) copy[key] = encoded;
+    if (value === null) return null;
+    const entry = specials.get(value);
+    if (entry !== undefined) {
+      entry[2].push(path);
+      return placeholder(path);
     }
-    return copy ?? value;
-  }
-  const name = shareableName(value);
-  if (name !== undefined) {
-    const shared = (value as Shareable).share();
-    transfers.push(...shared.transferList);
-    const tagged: Tagged = { [TAG]: name, data: shared.data };
-    return tagged;
-  }
-  if (value instanceof Promise) throw new Refused("a Promise");
-  if (value instanceof WeakMap || value instanceof WeakSet || value instanceof WeakRef) {
-    throw new Refused(`a ${value.constructor.name}`);
-  }
-  if (value instanceof Map) {
-    let changed = false;
-    const entries: [unknown, unknown][] = [];
-    for (const [k, v] of value) {
-      let ek: unknown;
-      let ev: unknown;
-      try {
-        ek = encode(k, transfers, depth + 1);
-      } catch (err) {
-        throw at(err, " (a Map key)");
-      }
-      try {
-        ev = encode(v, transfers, depth + 1);
-      } catch (err) {
-        throw at(err, `.get(${String(k)})`);
-      }
-      if (ek !== k || ev !== v) changed = true;
-      entries.push([ek, ev]);
+    if (memo.has(value)) return memo.get(value);
+    let kind: number;
+    try {
+      kind = classify(value);
+    } catch (err) {
+      const refused = err instanceof Refused ? err : new Refused(readFailure(err));
+      refused.where = position(path);
+      throw refused;
     }
-    return changed ? new Map(entries) : value;
-  }
-  if (value instanceof Set) {
-    let changed = false;
-    const items: unknown[] = [];
-    for (const v of value) {
-      let ev: unknown;
-      try {
-        ev = encode(v, transfers, depth + 1);
-      } catch (err) {
-        throw at(err, " (a Set item)");
+    switch (kind) {
+      case K_SHAREABLE: {
+        const name = (value as { [kShareable]: string })[kShareable];
+        const shared = (value as Shareable).share();
+        for (const t of shared.transferList) transfers.push(t);
+        const created: SpecialEntry = [name, shared.data, [path]];
+        specials.set(value, created);
+        table.push(created);
+        return placeholder(path);
       }
-      if (ev !== v) changed = true;
-      items.push(ev);
+      case K_LEAF:
+        memo.set(value, value);
+        return value;
+      default: {
+        const copy: object = kind === K_ARRAY ? [] : kind === K_MAP ? new Map() : kind === K_SET ? new Set() : {};
+        memo.set(value, copy);
+        work.push([value, copy, kind, path]);
+        return copy;
+      }
     }
-    return changed ? new Set(items) : value;
+  };
+  const copiedRoot = copyOf(root, []);
+  while (work.length > 0) {
+    const [original, copy, kind, path] = work.pop() as [object, object, number, Path];
+    // A Map's children come key, value, key, value...: the key waits here for its value.
+    let mapKey: unknown = undefined;
+    try {
+      if (kind === K_ARRAY) (copy as unknown[]).length = (original as unknown[]).length;
+      forEachChild(original, kind, (seg, child) => {
+        const childPath = [...path, seg];
+        if (kind === K_MAP) {
+          if ((seg as [number, 0 | 1])[1] === 0) mapKey = copyOf(child, childPath);
+          else (copy as Map<unknown, unknown>).set(mapKey, copyOf(child, childPath));
+        } else if (kind === K_SET) {
+          (copy as Set<unknown>).add(copyOf(child, childPath));
+        } else {
+          defineOwn(copy, seg as string | number, copyOf(child, childPath));
+        }
+      });
+    } catch (err) {
+      if (err instanceof Refused) throw err;
+      const refused = new Refused(readFailure(err));
+      refused.where = position(path);
+      throw refused;
+    }
   }
-  // Class instances, typed arrays, dates, errors...: structured clone decides.
-  return value;
+  return { value: copiedRoot, table };
 }
 
-/** Revives shareables in a received value (the inverse of `encodeValue`). */
-export function decodeValue(value: unknown): unknown {
-  return decode(value, 0);
+/**
+ * What stands where a shareable sat: null in arrays and objects; in a Map key or a Set item a
+ * fresh object, so two placeholders never collide into one entry.
+ */
+function placeholder(path: Path): unknown {
+  const last = path[path.length - 1];
+  return typeof last === "object" && (last.length === 1 || last[1] === 0) ? {} : null;
 }
 
-function decode(value: unknown, depth: number): unknown {
-  if (typeof value !== "object" || value === null || depth > MAX_DEPTH) return value;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = decode(value[i], depth + 1);
-    return value;
-  }
-  if (value instanceof Map) {
-    let changed = false;
-    const entries: [unknown, unknown][] = [];
-    for (const [k, v] of value) {
-      const dk = decode(k, depth + 1);
-      const dv = decode(v, depth + 1);
-      if (dk !== k || dv !== v) changed = true;
-      entries.push([dk, dv]);
-    }
-    return changed ? new Map(entries) : value;
-  }
-  if (value instanceof Set) {
-    let changed = false;
-    const items: unknown[] = [];
-    for (const v of value) {
-      const dv = decode(v, depth + 1);
-      if (dv !== v) changed = true;
-      items.push(dv);
-    }
-    return changed ? new Set(items) : value;
-  }
-  if (!isPlainObject(value)) return value;
-  const tag = (value as Partial<Tagged>)[TAG];
-  if (typeof tag === "string") {
-    const revive = revivers.get(tag);
-    if (revive === undefined) {
-      throw new TypeError(`Received a shared '${tag}', but this thread has no reviver for it`);
-    }
-    return revive((value as Tagged).data);
-  }
-  const record = value as Record<string, unknown>;
-  for (const key of Object.keys(record)) record[key] = decode(record[key], depth + 1);
-  return value;
-}
-
-/** Whether a value needs the (cheap) decode walk: only objects can hold shareables. */
-export function mayHoldShareables(value: unknown): boolean {
-  return typeof value === "object" && value !== null;
+/** Sets an own data property (an own `__proto__` key stays a key; no setter on the way runs). */
+export function defineOwn(obj: object, key: string | number, value: unknown): void {
+  Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
 }

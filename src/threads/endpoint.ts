@@ -6,7 +6,9 @@
 import type { MessagePort, Transferable } from "node:worker_threads";
 import { ConcurrentFuture, kSettle } from "./concurrent-future.js";
 import { contextFromEntries } from "../core/context.js";
-import { decodeValue, encodeValue } from "./crossing.js";
+import { encodeSpecials, scanValue } from "./crossing.js";
+import { decodeSpecials } from "./crossing-decode.js";
+import type { SpecialTable } from "./crossing-table.js";
 import { LookupError, LoopClosedError } from "../core/errors.js";
 import { fromEnvelope, toEnvelope } from "./error-envelope.js";
 import type { EventLoop } from "../core/event-loop.js";
@@ -14,6 +16,7 @@ import { mailboxOf, type Mailbox } from "../core/mailbox.js";
 import { Task, constructTask, kCompleted } from "../core/task.js";
 import { kMarkRetrieved, kScheduleCall } from "../core/symbols.js";
 import { channels } from "../core/log.js";
+import { errorRepr, safeString } from "../core/format.js";
 import { exposeOnPort } from "./comlink-bridge.js";
 import { LoopHandle } from "./loop-handle.js";
 import {
@@ -26,12 +29,16 @@ import {
   OP_RUN,
   OP_STOP,
   OP_WRAP,
+  REPLY_FIELDS,
   R_CANCELLED,
   R_ERROR,
   R_OK,
   type ContextEntries,
   type ReplyKind,
 } from "./wire.js";
+
+/** Names of the items of the tuple `[args, context entries]` a call's special table refers to. */
+const CALL_PARTS = ["the arguments", "the context variables"] as const;
 
 /** The task of a `runCoroutineThreadsafe` call from another thread; it answers when done. */
 class RemoteCallTask extends Task<unknown> {
@@ -81,7 +88,7 @@ export class LoopEndpoint {
     this.mailbox = mailboxOf(loop);
     this.mailbox.setDispatcher(
       (message, port) => {
-        this.#dispatch(message as unknown[], port);
+        this.#dispatch(message, port);
       },
       () => {
         this.#onClose();
@@ -96,56 +103,86 @@ export class LoopEndpoint {
     return sender;
   }
 
-  #dispatch(batch: unknown[], port: MessagePort): void {
+  #dispatch(message: unknown, port: MessagePort): void {
+    // Nothing in a message may throw out of the port handler (it would end this thread): each
+    // operation is handled on its own, and one that fails is answered or reported, not thrown.
+    if (!Array.isArray(message)) {
+      this.#malformed(`a message that is not a batch of operations (${safeString(typeof message)})`);
+      return;
+    }
+    const batch = message as unknown[];
     const sender = this.#sender(port);
     const n = batch.length;
     for (let i = 0; i < n; ) {
-      const op = batch[i] as number;
-      switch (op) {
-        case OP_CALL:
-          this.#call(sender.targets[batch[i + 1] as number] as string, batch[i + 2] as unknown[], batch[i + 3] as ContextEntries);
-          break;
-        case OP_RUN:
-          this.#run(
-            port,
-            sender,
-            batch[i + 1] as number,
-            sender.targets[batch[i + 2] as number] as string,
-            batch[i + 3] as unknown[],
-            batch[i + 4] as ContextEntries,
-          );
-          break;
-        // A cancel and a stop run as callbacks in their turn, like asyncio's call_soon_threadsafe
-        // of `fut.cancel` / `loop.stop`: messages are taken in whenever the loop queues a callback,
-        // so acting at once would run them inside whatever code queued it.
-        case OP_CANCEL: {
-          const task = sender.tasks[batch[i + 1] as number];
-          const msg = batch[i + 2] as string;
-          if (task !== undefined && !this.loop.isClosed()) this.loop[kScheduleCall](cancelTask as (...a: unknown[]) => unknown, [task, msg], null);
-          break;
-        }
-        case OP_STOP:
-          if (!this.loop.isClosed()) this.loop[kScheduleCall](stopLoop as (...a: unknown[]) => unknown, [this.loop], null);
-          break;
-        case OP_ATTACH:
-          this.mailbox.addPort(batch[i + 1] as MessagePort);
-          break;
-        case OP_DETACH:
+      const op = batch[i];
+      const fields = typeof op === "number" ? OP_FIELDS[op] : undefined;
+      if (fields === undefined || i + fields > n) {
+        // The rest of the batch cannot be read without knowing where this operation ends.
+        this.#malformed(`an unknown operation ${safeString(op)}`);
+        return;
+      }
+      try {
+        if (op === OP_DETACH) {
           this.mailbox.removePort(port);
           this.#senders.delete(port);
           port.close();
           return;
-        case OP_WRAP:
-          exposeOnPort(this, batch[i + 1] as MessagePort);
-          break;
-        case OP_DEFINE:
-          sender.targets[batch[i + 1] as number] = batch[i + 2] as string;
-          break;
-        default:
-          throw new TypeError(`multiloop: unknown mailbox operation ${String(op)}`);
+        }
+        this.#operation(op as number, batch, i, sender, port);
+      } catch (err) {
+        this.loop.callExceptionHandler({ message: "A cross-thread operation into this loop failed", exception: err });
       }
-      i += OP_FIELDS[op] as number;
+      i += fields;
     }
+  }
+
+  #operation(op: number, batch: unknown[], i: number, sender: SenderState, port: MessagePort): void {
+    switch (op) {
+      case OP_CALL:
+        this.#call(sender.targets[batch[i + 1] as number], batch[i + 2], batch[i + 3] as ContextEntries, batch[i + 4]);
+        break;
+      case OP_RUN:
+        this.#run(port, sender, batch[i + 1], sender.targets[batch[i + 2] as number], batch[i + 3], batch[i + 4] as ContextEntries, batch[i + 5]);
+        break;
+      // A cancel and a stop run as callbacks in their turn, like asyncio's call_soon_threadsafe
+      // of `fut.cancel` / `loop.stop`: messages are taken in whenever the loop queues a callback,
+      // so acting at once would run them inside whatever code queued it.
+      case OP_CANCEL: {
+        const id = batch[i + 1];
+        const msg = batch[i + 2];
+        const task = typeof id === "number" ? sender.tasks[id] : undefined;
+        if (task !== undefined && !this.loop.isClosed()) {
+          this.loop[kScheduleCall](cancelTask as (...a: unknown[]) => unknown, [task, typeof msg === "string" ? msg : ""], null);
+        }
+        break;
+      }
+      case OP_STOP:
+        if (!this.loop.isClosed()) this.loop[kScheduleCall](stopLoop as (...a: unknown[]) => unknown, [this.loop], null);
+        break;
+      case OP_ATTACH:
+        this.mailbox.addPort(batch[i + 1] as MessagePort);
+        break;
+      case OP_WRAP:
+        exposeOnPort(this, batch[i + 1] as MessagePort);
+        break;
+      case OP_DEFINE: {
+        const id = batch[i + 1];
+        const name = batch[i + 2];
+        // Ids are handed out in order from 0: anything else is not from a channel of ours.
+        if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id > sender.targets.length || typeof name !== "string") {
+          throw new TypeError(`Received a malformed target definition (${safeString(id)}: ${safeString(name)})`);
+        }
+        sender.targets[id] = name;
+        break;
+      }
+    }
+  }
+
+  #malformed(what: string): void {
+    this.loop.callExceptionHandler({
+      message: "A cross-thread message into this loop could not be read",
+      exception: new TypeError(`Received ${what} on the mailbox of thread '${this.mailbox.threadName}'; the rest of the message was dropped`),
+    });
   }
 
   #lookup(target: string): ((...args: never[]) => unknown) | undefined {
@@ -165,20 +202,68 @@ export class LoopEndpoint {
   }
 
   /** `callSoonThreadsafe`: a plain callback, like asyncio's. */
-  #call(target: string, encodedArgs: unknown[], ctx: ContextEntries): void {
+  #call(target: string | undefined, encodedArgs: unknown, ctx: ContextEntries, table: unknown): void {
     if (this.loop.isClosed()) return;
+    if (typeof target !== "string") throw new TypeError("Received a call to a target that was never defined");
     const fn = this.#lookup(target);
     if (fn === undefined) {
       this.loop.callExceptionHandler({ message: "callSoonThreadsafe() into this loop failed", exception: this.#unknownTarget(target) });
       return;
     }
-    const args = decodeValue(encodedArgs) as unknown[];
-    this.loop[kScheduleCall](fn as (...a: unknown[]) => unknown, args, ctx === 0 ? null : contextFromEntries(ctx));
+    let args: unknown[];
+    try {
+      args = this.#decodeCall(target, encodedArgs, ctx, table);
+    } catch (err) {
+      this.loop.callExceptionHandler({ message: "callSoonThreadsafe() into this loop failed", exception: err });
+      return;
+    }
+    const entries = this.#decodedCtx;
+    // A promise it returns is watched by its handle: a rejection is reported, like a throw.
+    this.loop[kScheduleCall](fn as (...a: unknown[]) => unknown, args, entries === 0 ? null : contextFromEntries(entries));
   }
 
-  #run(port: MessagePort, sender: SenderState, id: number, target: string, encodedArgs: unknown[], ctx: ContextEntries): void {
+  /** The context entries of the call `#decodeCall` decoded last. */
+  #decodedCtx: ContextEntries = 0;
+
+  /**
+   * The arguments of a call, revived (its context entries in `#decodedCtx`). Throws a TypeError
+   * naming the position (of a special value that cannot be revived here, or of a malformed payload).
+   */
+  #decodeCall(target: string, args: unknown, ctx: ContextEntries, table: unknown): unknown[] {
+    let decodedArgs = args;
+    let decodedCtx: unknown = ctx;
+    if (table !== 0) {
+      // A sender's channel does not say which thread it is in.
+      const decoded = decodeSpecials([args, ctx], table, target, "from the calling thread", CALL_PARTS) as [unknown, unknown];
+      decodedArgs = decoded[0];
+      decodedCtx = decoded[1];
+    }
+    if (!Array.isArray(decodedArgs)) throw new TypeError(`Received a call of '${target}' whose arguments are not an array`);
+    if (decodedCtx !== 0 && !Array.isArray(decodedCtx)) throw new TypeError(`Received a call of '${target}' with malformed context variables`);
+    // Handed back beside the result, not in a tuple: one fewer array per call.
+    this.#decodedCtx = decodedCtx as ContextEntries;
+    return decodedArgs;
+  }
+
+  #run(
+    port: MessagePort,
+    sender: SenderState,
+    callId: unknown,
+    target: string | undefined,
+    encodedArgs: unknown,
+    ctx: ContextEntries,
+    table: unknown,
+  ): void {
+    if (typeof callId !== "number" || !Number.isInteger(callId) || callId < 0) {
+      throw new TypeError(`Received a call with a malformed id (${safeString(callId)})`);
+    }
+    const id = callId;
     if (this.loop.isClosed()) {
       this.#reply(port, id, R_ERROR, toEnvelope(new LoopClosedError(), this.mailbox.threadName));
+      return;
+    }
+    if (typeof target !== "string") {
+      this.#reply(port, id, R_ERROR, toEnvelope(new TypeError("Received a call to a target that was never defined"), this.mailbox.threadName));
       return;
     }
     const fn = this.#lookup(target);
@@ -189,10 +274,11 @@ export class LoopEndpoint {
       this.#reply(port, id, R_ERROR, envelope);
       return;
     }
-    const args = decodeValue(encodedArgs) as unknown[];
     let task: RemoteCallTask;
     try {
-      const options = ctx === 0 ? { name: target } : { name: target, context: contextFromEntries(ctx) };
+      const args = this.#decodeCall(target, encodedArgs, ctx, table);
+      const entries = this.#decodedCtx;
+      const options = entries === 0 ? { name: target } : { name: target, context: contextFromEntries(entries) };
       task = constructTask(RemoteCallTask, this.loop, fn as (...a: unknown[]) => unknown, options, args);
     } catch (err) {
       this.#reply(port, id, R_ERROR, toEnvelope(err, this.mailbox.threadName));
@@ -216,7 +302,8 @@ export class LoopEndpoint {
       try {
         task.result();
       } catch (err) {
-        message = (err as Error).message;
+        const text = (err as { message?: unknown }).message;
+        message = typeof text === "string" ? text : "";
       }
       this.#reply(port, id, R_CANCELLED, message);
       return;
@@ -268,15 +355,20 @@ export class LoopEndpoint {
     let outbox = this.#replies.get(port);
     if (outbox === undefined) this.#replies.set(port, (outbox = { items: [], transfers: [] }));
     let value = payload;
+    let table: SpecialTable = 0;
     if (kind === R_OK) {
       try {
-        value = encodeValue(payload, target, "the result", outbox.transfers);
+        if (scanValue(payload, target, "the result")) {
+          const encoded = encodeSpecials(payload, outbox.transfers, target, "the result");
+          value = encoded.value;
+          table = encoded.table;
+        }
       } catch (err) {
         kind = R_ERROR;
         value = toEnvelope(err, this.mailbox.threadName);
       }
     }
-    outbox.items.push(id, kind, value);
+    outbox.items.push(id, kind, value, table);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       // Once per loop iteration, not per microtask: calls complete one after another within an
@@ -294,19 +386,27 @@ export class LoopEndpoint {
         port.postMessage(items, transfers);
       } catch {
         // One result could not be cloned: send them one by one, the bad ones as TypeErrors.
-        for (let i = 0; i < items.length; i += 3) {
-          const reply = items.slice(i, i + 3);
-          try {
-            port.postMessage(reply);
-          } catch (err) {
-            const error = new TypeError(`The result cannot be sent back to the calling thread: ${(err as Error).message}`);
-            port.postMessage([reply[0], R_ERROR, toEnvelope(error, this.mailbox.threadName)]);
-          }
-        }
+        this.#replyOneByOne(port, items, transfers);
       }
     }
     this.#replies.clear();
   };
+
+  #replyOneByOne(port: MessagePort, items: unknown[], transfers: Transferable[]): void {
+    for (let i = 0; i < items.length; i += REPLY_FIELDS) {
+      const reply = items.slice(i, i + REPLY_FIELDS);
+      try {
+        port.postMessage(reply, transfers.filter((t) => containsTransfer(reply, t)));
+      } catch (err) {
+        const error = new TypeError(`The result cannot be sent back to the calling thread: ${errorRepr(err)}`);
+        try {
+          port.postMessage([reply[0], R_ERROR, toEnvelope(error, this.mailbox.threadName), 0]);
+        } catch {
+          // The port is gone (the caller's thread died): nobody is waiting for this answer.
+        }
+      }
+    }
+  }
 
   /** Runs `fn` when the loop closes (closing ports it serves besides the mailbox's own). */
   addCleanup(fn: () => void): void {
@@ -320,6 +420,19 @@ export class LoopEndpoint {
     this.#senders.clear();
     for (const fn of this.#cleanups.splice(0)) fn();
   }
+}
+
+/** Whether `transfer` (a port a special value carries) belongs to this one reply. */
+function containsTransfer(reply: unknown[], transfer: Transferable): boolean {
+  const table = reply[3];
+  if (!Array.isArray(table)) return false;
+  return (table as unknown[]).some((entry) => Array.isArray(entry) && holds(entry[1], transfer, 0));
+}
+
+function holds(data: unknown, transfer: Transferable, depth: number): boolean {
+  if (data === transfer) return true;
+  if (typeof data !== "object" || data === null || depth > 4) return false;
+  return Object.values(data).some((v) => holds(v, transfer, depth + 1));
 }
 
 const endpoints = new WeakMap<EventLoop, LoopEndpoint>();

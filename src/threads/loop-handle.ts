@@ -3,16 +3,16 @@
  * talks to the loop through its own `Channel` (channel.ts); the loop's own handle calls the
  * endpoint directly (endpoint.ts). See channel.ts for the path of one call.
  */
-import { MessageChannel, type MessagePort } from "node:worker_threads";
-import { inspect } from "node:util";
+import { MessageChannel, MessagePort } from "node:worker_threads";
+import { inspect, types } from "node:util";
 import type { ConcurrentFuture } from "./concurrent-future.js";
 import { registerShareable, type Shareable, type SharedData } from "./crossing.js";
 import { LoopClosedError } from "../core/errors.js";
 import type { EventLoop } from "../core/event-loop.js";
-import { isControlClosed } from "../core/mailbox.js";
-import { checkString, typeError } from "../core/validate.js";
+import { CONTROL_SLOTS, isControlClosed } from "../core/mailbox.js";
+import { checkString, fieldOf, isInstance, typeError } from "../core/validate.js";
 import { exposeOnPort, wrapPort, type ExposingLoop } from "./comlink-bridge.js";
-import { Channel, detachOnCollect } from "./channel.js";
+import { channelFor, detachOnCollect, type Channel } from "./channel.js";
 import { splitCarrier } from "./context-carrier.js";
 import { OP_ATTACH, OP_STOP, OP_WRAP } from "./wire.js";
 import { callTracing } from "../core/log.js";
@@ -39,11 +39,14 @@ export interface LoopHandleData {
 }
 
 function isHandleData(data: unknown): data is LoopHandleData {
+  const control = fieldOf(data, "control");
   return (
-    typeof data === "object" &&
-    data !== null &&
-    (data as Partial<LoopHandleData>).kind === "multiloop.LoopHandle" &&
-    (data as Partial<LoopHandleData>).control instanceof Int32Array
+    fieldOf(data, "kind") === "multiloop.LoopHandle" &&
+    types.isInt32Array(control) &&
+    types.isSharedArrayBuffer((control).buffer) &&
+    (control).length >= CONTROL_SLOTS &&
+    typeof fieldOf(data, "threadName") === "string" &&
+    isInstance(fieldOf(data, "port"), MessagePort)
   );
 }
 
@@ -51,7 +54,7 @@ function isHandleData(data: unknown): data is LoopHandleData {
  * A reference to a loop that any thread can use: call functions the loop exposed, stop it, check
  * whether it is closed. Pass it to other threads directly as an argument or result of
  * cross-thread calls, or with `share()` / `LoopHandle.from()` through `workerData` or your own
- * `postMessage`. Every copy gets its own channel into the loop's mailbox.
+ * `postMessage`. Every thread holding copies talks to the loop through one channel of its own.
  *
  * @example
  * const handle = getRunningLoop().handle;
@@ -88,9 +91,9 @@ export class LoopHandle<M = ExposedModule> implements Shareable {
    * type of what the loop exposes, types the calls (see the class docs).
    */
   static from<M = ExposedModule>(data: unknown): LoopHandle<M> {
-    if (data instanceof LoopHandle) return data as LoopHandle<M>;
+    if (isInstance(data, LoopHandle)) return data as LoopHandle<M>;
     if (!isHandleData(data)) throw typeError("data", "the data of LoopHandle.share()", data);
-    return new LoopHandle<M>(data.control, data.threadName, new Channel(data.port, data.control, data.threadName), null);
+    return new LoopHandle<M>(data.control, data.threadName, channelFor(data.port, data.control, data.threadName), null);
   }
 
   /** The name of the thread the loop lives in. */
@@ -213,6 +216,6 @@ export function runCoroutineThreadsafe<M, K extends ExposedName<M>>(
   target: K,
   ...args: CallArgs<M, K>
 ): ConcurrentFuture<CallResult<M, K>> {
-  if (!(handle instanceof LoopHandle)) throw typeError("handle", "a LoopHandle", handle);
+  if (!isInstance(handle, LoopHandle)) throw typeError("handle", "a LoopHandle", handle);
   return handle.runCoroutineThreadsafe(target, ...args);
 }

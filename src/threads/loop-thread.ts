@@ -6,11 +6,10 @@ import { isAbsolute } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ThreadExitError } from "../core/errors.js";
 import { fromEnvelope, isEnvelope } from "./error-envelope.js";
-import { CLOSED, DEAD, EXIT_CODE, STATE } from "../core/mailbox.js";
 import { LoopHandle } from "./loop-handle.js";
-import type { DeathInfo } from "./channel.js";
+import { publishDeath, type DeathInfo } from "./thread-death.js";
 import { THREAD_NAME_KEY } from "../core/thread-name.js";
-import { checkObject, checkString } from "../core/validate.js";
+import { checkObject, checkString, checkTime, rangeError, readOptions } from "../core/validate.js";
 import type { Remote } from "./remote-types.js";
 import type { CallArgs, CallOptions, CallResult, ExposedModule, ExposedName } from "./exposed-types.js";
 import { awaitCall, checkCallOptions } from "./call-options.js";
@@ -78,7 +77,7 @@ const workerFile = new URL("../../workers/loop-thread.js", import.meta.url);
  * await io.stop();
  */
 export async function spawnLoopThread<M = ExposedModule>(options: SpawnLoopThreadOptions = {}): Promise<LoopThread<M>> {
-  checkObject("options", options);
+  options = readOptions("options", options);
   if (options.name !== undefined) checkString("options.name", options.name);
   const module = options.module === undefined ? null : moduleSpecifier(options.module);
   const workerData: Record<string, unknown> = { module };
@@ -107,19 +106,36 @@ export async function spawnLoopThread<M = ExposedModule>(options: SpawnLoopThrea
     const onMessage = (message: ReadyMessage | FailedMessage): void => {
       worker.off("error", onError);
       worker.off("exit", onExit);
-      if (message.kind === "failed") {
-        const error = isEnvelope(message.error) ? fromEnvelope(message.error) : message.error;
-        void worker.terminate();
-        reject(error instanceof Error ? error : new Error(String(error)));
-        return;
+      // The thread's first message is ours (workers/loop-thread.ts), but user code ran before it
+      // (the module's top level): whatever arrives, answer spawnLoopThread instead of throwing.
+      try {
+        if (message.kind === "ready") {
+          resolve(new LoopThread<M>(worker, LoopHandle.from<M>(message.handle), String(message.threadName)));
+          return;
+        }
+        const error = message.kind === "failed" && isEnvelope(message.error) ? fromEnvelope(message.error) : message.error;
+        reject(error instanceof Error ? error : new Error(`The loop thread failed to start: ${String(error)}`));
+      } catch (err) {
+        reject(err instanceof Error ? err : new Error(String(err)));
       }
-      resolve(new LoopThread<M>(worker, LoopHandle.from<M>(message.handle), message.threadName));
+      void worker.terminate();
     };
     worker.once("message", onMessage);
     worker.on("error", onError);
     worker.once("exit", onExit);
   });
 }
+
+/** Options of `LoopThread.stop`. */
+export interface LoopThreadStopOptions {
+  /**
+   * Milliseconds to wait for the thread to exit by itself before it is terminated.
+   * @default 5000
+   */
+  timeout?: number;
+}
+
+const DEFAULT_STOP_TIMEOUT = 5_000;
 
 /**
  * A worker thread running its own event loop (see `spawnLoopThread`).
@@ -155,10 +171,8 @@ export class LoopThread<M = ExposedModule> implements AsyncDisposable {
     });
     this.exited = new Promise<number>((resolve) => {
       worker.once("exit", (code) => {
-        if (control !== undefined) {
-          Atomics.store(control, EXIT_CODE, code);
-          if (Atomics.load(control, STATE) !== CLOSED) Atomics.store(control, STATE, DEAD);
-        }
+        // Every other copy of the handle waits for this to report the real exit code.
+        if (control !== undefined) publishDeath(control, code);
         debugThread("loop thread '%s' exited with code %d", threadName, code);
         resolveDeath(this.#error === undefined ? { exitCode: code } : { exitCode: code, cause: this.#error });
         resolve(code);
@@ -200,11 +214,32 @@ export class LoopThread<M = ExposedModule> implements AsyncDisposable {
 
   /**
    * Stops the thread's loop, cancels its tasks, closes the loop, and waits until the thread has
-   * exited by itself. Idempotent.
+   * exited by itself. A thread that has not exited after `timeout` milliseconds (stuck in
+   * synchronous code, say, so its loop never sees the request) is terminated; every call still
+   * pending on it then rejects with `ThreadExitError`. Idempotent; resolves once the thread is gone.
+   *
+   * @param options.timeout milliseconds to wait before terminating; `Infinity` waits for ever.
+   * @default { timeout: 5000 }
    */
-  async stop(): Promise<void> {
+  async stop(options: LoopThreadStopOptions = {}): Promise<void> {
+    checkObject("options", options);
+    const timeout = options.timeout ?? DEFAULT_STOP_TIMEOUT;
+    checkTime("options.timeout", timeout);
+    if (timeout < 0) throw rangeError("options.timeout", "a number of milliseconds >= 0", timeout);
     if (!this.handle.isClosed()) this.handle.stop();
-    await this.exited;
+    if (timeout === Infinity) {
+      await this.exited;
+      return;
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<"expired">((resolve) => {
+      timer = setTimeout(resolve, timeout, "expired");
+    });
+    try {
+      if ((await Promise.race([this.exited, expired])) === "expired") await this.terminate();
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Ends the thread at once (`worker.terminate()`); pending calls reject with `ThreadExitError`. */

@@ -26,7 +26,7 @@ type WaitAsync = (
   value: number,
   timeout?: number,
 ) => { async: false; value: string } | { async: true; value: Promise<string> };
-const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync.bind(Atomics);
+export const waitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync.bind(Atomics);
 
 /** What a watcher serves: the waiting tasks of one thread. */
 export interface SignalClient {

@@ -10,7 +10,7 @@ import { RuntimeError } from "../core/errors.js";
 import { KIND_LOCK, SemaphoreCore, createSemaphoreBuffer, isSemaphoreBuffer, type ThreadAcquireOptions } from "./thread-semaphore-core.js";
 
 export type { ThreadAcquireOptions };
-import { typeError } from "../core/validate.js";
+import { fieldOf, isInstance, typeError } from "../core/validate.js";
 
 /** Options of `acquire`. */
 
@@ -73,9 +73,9 @@ export class ThreadLock extends PermitHolder implements Shareable {
 
   /** Revives a lock from `share().data`; an already revived `ThreadLock` is returned as is. */
   static from(data: unknown): ThreadLock {
-    if (data instanceof ThreadLock) return data;
-    const buffer = (data as Partial<ThreadLockData> | null)?.buffer;
-    if ((data as Partial<ThreadLockData> | null)?.kind !== "multiloop.ThreadLock" || !isSemaphoreBuffer(buffer, KIND_LOCK)) {
+    if (isInstance(data, ThreadLock)) return data as ThreadLock;
+    const buffer = fieldOf(data, "buffer");
+    if (fieldOf(data, "kind") !== "multiloop.ThreadLock" || !isSemaphoreBuffer(buffer, KIND_LOCK)) {
       throw typeError("data", "the data of ThreadLock.share()", data);
     }
     adopting = SemaphoreCore.of(buffer);

@@ -102,7 +102,8 @@ export class RecordWriter {
       if (err !== BAIL) {
         this.#pos = start;
         this.#forget();
-        throw err;
+        // A getter of the item threw while it was read (structured clone would throw it too).
+        throw new TypeError(`Expected \`${what}\` to be readable, but reading it threw ${describeValue(err)}`, { cause: err });
       }
       this.#pos = payload;
       this.#writeV8(item, what, start);

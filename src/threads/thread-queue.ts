@@ -22,7 +22,7 @@
  * puts fail with QueueShutDown, gets drain what is left and then fail with QueueShutDown, and every
  * waiter in every thread is woken.
  */
-import { inspect } from "node:util";
+import { inspect, types } from "node:util";
 import { registerShareable, type Shareable, type SharedData } from "./crossing.js";
 import { QueueEmpty, QueueFull, QueueShutDown } from "../core/errors.js";
 import type { EventLoop } from "../core/event-loop.js";
@@ -30,7 +30,7 @@ import { getRunningLoop } from "../core/policy.js";
 import { CELL, HEADER, RecordWriter } from "./thread-queue-codec.js";
 import { coreOf, type QueueCore } from "./thread-queue-core.js";
 import { MAX_ITEMS, PUT_CLOSED, SharedRing } from "./thread-queue-ring.js";
-import { checkInteger, checkObject, rangeError, typeError } from "../core/validate.js";
+import { checkInteger, fieldOf, isInstance, isIterableObject, rangeError, readOptions, typeError } from "../core/validate.js";
 import { checkSignal, type SignalOptions } from "../core/abort.js";
 
 /** The options of `get`, `put`, `getMany` and `putMany`. */
@@ -38,8 +38,7 @@ export type ThreadQueueWaitOptions = SignalOptions;
 
 /** Checks a wait's options and throws the signal's reason if it is already aborted. */
 function startWait(options: ThreadQueueWaitOptions): AbortSignal | undefined {
-  checkObject("options", options);
-  const signal = options.signal;
+  const signal = readOptions("options", options).signal;
   checkSignal("options.signal", signal);
   signal?.throwIfAborted();
   return signal;
@@ -89,13 +88,8 @@ function giveScratch(writer: RecordWriter): void {
 }
 
 function isData(data: unknown): data is ThreadQueueData {
-  return (
-    typeof data === "object" &&
-    data !== null &&
-    (data as Partial<ThreadQueueData>).kind === "multiloop.ThreadQueue" &&
-    (data as Partial<ThreadQueueData>).buffer instanceof SharedArrayBuffer &&
-    SharedRing.isRing((data as ThreadQueueData).buffer)
-  );
+  const buffer = fieldOf(data, "buffer");
+  return fieldOf(data, "kind") === "multiloop.ThreadQueue" && types.isSharedArrayBuffer(buffer) && SharedRing.isRing(buffer);
 }
 
 /** Set by `from()` just before it calls the constructor: the core to adopt. */
@@ -145,7 +139,7 @@ export class ThreadQueue<T = unknown> implements Shareable, AsyncDisposable {
       adopting = null;
       return;
     }
-    checkObject("options", options);
+    options = readOptions("options", options);
     const maxsize = options.maxsize ?? 0;
     checkInteger("options.maxsize", maxsize, 0);
     if (maxsize > MAX_ITEMS) throw rangeError("options.maxsize", `an integer <= ${MAX_ITEMS}`, maxsize);
@@ -162,7 +156,7 @@ export class ThreadQueue<T = unknown> implements Shareable, AsyncDisposable {
    * revived `ThreadQueue` is returned as is.
    */
   static from<T = unknown>(data: unknown): ThreadQueue<T> {
-    if (data instanceof ThreadQueue) return data as ThreadQueue<T>;
+    if (isInstance(data, ThreadQueue)) return data as ThreadQueue<T>;
     if (!isData(data)) throw typeError("data", "the data of ThreadQueue.share()", data);
     adopting = coreOf(new SharedRing(data.buffer));
     return new ThreadQueue<T>();
@@ -253,9 +247,7 @@ export class ThreadQueue<T = unknown> implements Shareable, AsyncDisposable {
   async putMany(items: Iterable<T>, options: ThreadQueueWaitOptions = {}): Promise<void> {
     const loop = getRunningLoop();
     const signal = startWait(options);
-    if (typeof (items as { [Symbol.iterator]?: unknown } | null)?.[Symbol.iterator] !== "function") {
-      throw typeError("items", "an iterable", items);
-    }
+    if (!isIterableObject(items) && typeof items !== "string") throw typeError("items", "an iterable", items);
     const writer = new RecordWriter();
     let i = 0;
     for (const item of items) {

@@ -35,6 +35,7 @@
  * The one thing shared memory cannot know is that a thread died while *holding* a permit: nobody
  * gives it back. The classes document this and offer `acquire({ timeout })`.
  */
+import { types } from "node:util";
 import type { EventLoop } from "../core/event-loop.js";
 import type { Future } from "../core/future.js";
 import type { TimerHandle } from "../core/handle.js";
@@ -93,7 +94,7 @@ export function createSemaphoreBuffer(kind: number, permits: number): SharedArra
 }
 
 export function isSemaphoreBuffer(buffer: unknown, kind: number): buffer is SharedArrayBuffer {
-  if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== WORDS * 4) return false;
+  if (!types.isSharedArrayBuffer(buffer) || buffer.byteLength !== WORDS * 4) return false;
   const i32 = new Int32Array(buffer, 0, 4);
   return i32[MAGIC] === MAGIC_VALUE && i32[KIND] === kind;
 }

@@ -7,7 +7,7 @@ import { PermitHolder } from "./permit-holder.js";
 import { registerShareable, type Shareable, type SharedData } from "./crossing.js";
 import { KIND_SEMAPHORE, SemaphoreCore, createSemaphoreBuffer, isSemaphoreBuffer } from "./thread-semaphore-core.js";
 import type { ThreadAcquireOptions } from "./thread-semaphore-core.js";
-import { checkInteger, rangeError, typeError } from "../core/validate.js";
+import { checkInteger, fieldOf, isInstance, rangeError, typeError } from "../core/validate.js";
 
 /** What `share().data` holds for a ThreadSemaphore (plain data, nothing to transfer). */
 export interface ThreadSemaphoreData {
@@ -65,12 +65,9 @@ export class ThreadSemaphore extends PermitHolder implements Shareable {
 
   /** Revives a semaphore from `share().data`; an already revived one is returned as is. */
   static from(data: unknown): ThreadSemaphore {
-    if (data instanceof ThreadSemaphore) return data;
-    const buffer = (data as Partial<ThreadSemaphoreData> | null)?.buffer;
-    if (
-      (data as Partial<ThreadSemaphoreData> | null)?.kind !== "multiloop.ThreadSemaphore" ||
-      !isSemaphoreBuffer(buffer, KIND_SEMAPHORE)
-    ) {
+    if (isInstance(data, ThreadSemaphore)) return data as ThreadSemaphore;
+    const buffer = fieldOf(data, "buffer");
+    if (fieldOf(data, "kind") !== "multiloop.ThreadSemaphore" || !isSemaphoreBuffer(buffer, KIND_SEMAPHORE)) {
       throw typeError("data", "the data of ThreadSemaphore.share()", data);
     }
     adopting = SemaphoreCore.of(buffer);
