@@ -194,7 +194,7 @@ describe("CPython test_runners.py RunTests", () => {
   it("test_asyncio_run_loop_factory: unknown or bad options are a TypeError", async () => {
     const err = await caught(run(async () => {}, { loop_factory: () => newEventLoop() } as never));
     expect(err).toBeInstanceOf(TypeError);
-    expect((err as Error).message).toBe("run() got an unknown option `loop_factory`; it takes `debug`, `loopFactory`");
+    expect((err as Error).message).toBe("run() got an unknown option `options.loop_factory`; it takes `debug`, `loopFactory`");
     expect(await caught(run(async () => {}, { loopFactory: 5 } as never))).toBeInstanceOf(TypeError);
     expect(await caught(run(async () => {}, { loopFactory: () => ({}) } as never))).toBeInstanceOf(TypeError);
     expect(thrown(() => new Runner({ debgu: true } as never))).toBeInstanceOf(TypeError);

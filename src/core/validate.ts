@@ -143,7 +143,9 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
 export function checkKnownOptions(what: string, options: object, known: readonly string[]): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
-      throw new TypeError(`${what} got an unknown option \`${key}\`; it takes ${known.map((k) => `\`${k}\``).join(", ")}`);
+      throw new TypeError(
+        `${what} got an unknown option \`options.${key}\`; it takes ${known.map((k) => `\`${k}\``).join(", ")}`,
+      );
     }
   }
 }
