@@ -136,7 +136,7 @@ export function decodeValue(text: string, what: string): unknown {
   try {
     return deserialize(Buffer.from(text, "base64"));
   } catch (err) {
-    throw new TypeError(`${what} is not a value multiloop wrote (${safeString(err)})`, { cause: err });
+    throw new TypeError(`${what} could not be read: multiloop did not write them (${safeString(err)})`, { cause: err });
   }
 }
 

@@ -113,10 +113,13 @@ function final(err: unknown): boolean {
   return err instanceof CancelledError || err instanceof JobRefusedError || (err instanceof Error && err.name === "UnrecoverableError");
 }
 
-/** The error BullMQ records for a failed job: the envelope in its message, the real stack kept. */
-function forBullMQ(err: unknown): Error {
+/**
+ * The error BullMQ records for a failed job: the envelope in its message, the real stack kept.
+ * `noRetry` for failures that running the job again would only repeat.
+ */
+function forBullMQ(err: unknown, noRetry = final(err)): Error {
   const text = failureText(err);
-  const out = final(err) ? new bullmq.UnrecoverableError(text) : new Error(text);
+  const out = noRetry ? new bullmq.UnrecoverableError(text) : new Error(text);
   if (err instanceof Error && typeof err.stack === "string") out.stack = err.stack;
   return out;
 }
@@ -224,7 +227,8 @@ class Server implements QueueServer {
     try {
       return jobResult(value, call.name);
     } catch (err) {
-      throw forBullMQ(refused(label, err));
+      // The result cannot be sent back (a function in it...): the same next time.
+      throw forBullMQ(err, true);
     }
   }
 
