@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { run } from "../tasks/runner.js";
-import { serveQueue, type QueueServer } from "./serve-queue.js";
+import type { QueueServer } from "./serve-queue.js";
 
 const USAGE = `Usage: multiloop-worker --queue <name> --allow <module> [--allow <module>...] [options]
 
@@ -82,6 +82,9 @@ function parse(argv: string[]): Config | null {
 }
 
 async function serve(config: Config): Promise<void> {
+  // Loaded here, not at the top: --help and argument errors work without bullmq installed, and a
+  // missing bullmq is reported as such.
+  const { serveQueue } = await import("./serve-queue.js");
   await run(async () => {
     // Resolved with how long the running jobs may take: the first signal's timeout, then 0.
     let onStop: (timeout: number) => void = () => undefined;
@@ -133,7 +136,10 @@ async function main(): Promise<void> {
   try {
     await serve(config);
   } catch (err) {
-    process.stderr.write(`multiloop-worker: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    const code = (err as { code?: unknown } | null)?.code;
+    // A missing peer dependency is a message for the user, not a stack trace.
+    const text = code === "ERR_LOOP_PEER_MISSING" ? `${(err as Error).message}. ${String((err as { hint?: unknown }).hint)}` : err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`multiloop-worker: ${text}\n`);
     process.exitCode = 1;
   }
 }
