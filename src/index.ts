@@ -10,6 +10,8 @@ export {
   CancelledError,
   IncompleteReadError,
   InvalidStateError,
+  JobLostError,
+  JobRefusedError,
   LimitOverrunError,
   LookupError,
   LoopClosedError,

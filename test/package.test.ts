@@ -97,6 +97,9 @@ describe("npm pack", () => {
       "dist/src/index.js.map",
       "dist/workers/loop-thread.js",
       "dist/workers/executor.js",
+      "dist/src/bullmq/index.js",
+      "dist/src/bullmq/index.d.ts",
+      "dist/src/bullmq/worker-cli.js",
       "src/index.ts",
       "workers/loop-thread.ts",
     ]) {
@@ -136,6 +139,46 @@ describe("the installed package", () => {
     );
     const { stdout } = await node(["cjs.cjs"]);
     expect(JSON.parse(stdout)).toEqual({ sum: 5, doubled: 10, thread: "consumer-thread" });
+  });
+
+  it("multiloop/bullmq without bullmq installed: import and require() throw an error naming the package; the bin says so", { timeout: T }, async () => {
+    // npm does not install an optional peer dependency: this consumer has no bullmq.
+    expect(existsSync(join(consumer, "node_modules", "bullmq"))).toBe(false);
+    const probe = (how: string): string =>
+      `try { ${how}; console.log("loaded"); } catch (err) { console.log(JSON.stringify({ code: err.code, message: err.message, hint: err.hint })); }`;
+    writeFileSync(join(consumer, "peer.mjs"), probe(`await import("multiloop/bullmq")`));
+    writeFileSync(join(consumer, "peer.cjs"), probe(`require("multiloop/bullmq")`));
+    for (const file of ["peer.mjs", "peer.cjs"]) {
+      const { stdout } = await node([file]);
+      const err = JSON.parse(stdout) as { code: string; message: string; hint: string };
+      expect(err.code).toBe("ERR_LOOP_PEER_MISSING");
+      expect(err.message).toContain("'bullmq'");
+      expect(err.hint).toContain("npm install bullmq");
+    }
+    const bin = join(consumer, "node_modules", ".bin", "multiloop-worker");
+    expect(readFileSync(bin, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+    const help = await exec(bin, ["--help"], { cwd: consumer, env: cleanEnv(), timeout: 30_000 });
+    expect(help.stdout).toContain("Usage: multiloop-worker --queue <name>");
+    const failed = await exec(bin, ["--queue", "q", "--allow", "./worker.mjs"], { cwd: consumer, env: cleanEnv(), timeout: 30_000 }).then(
+      () => null,
+      (err: { code?: number; stderr?: string }) => err,
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr).toContain("multiloop/bullmq needs the package 'bullmq'");
+  });
+
+  it("multiloop/bullmq with bullmq installed: the subpath resolves for import and require()", { timeout: T }, async () => {
+    for (const dep of ["bullmq", "ioredis"]) symlinkSync(join(root, "node_modules", dep), join(consumer, "node_modules", dep), "dir");
+    writeFileSync(
+      join(consumer, "bullmq.mjs"),
+      `import { QueueExecutor, serveQueue, JobLostError } from "multiloop/bullmq";\nimport { JobLostError as Same } from "multiloop";\n` +
+        `console.log(JSON.stringify([typeof QueueExecutor, typeof serveQueue, JobLostError === Same]));\n`,
+    );
+    writeFileSync(join(consumer, "bullmq.cjs"), `const { QueueExecutor, serveQueue } = require("multiloop/bullmq");\nconsole.log(JSON.stringify([typeof QueueExecutor, typeof serveQueue, true]));\n`);
+    for (const file of ["bullmq.mjs", "bullmq.cjs"]) {
+      const { stdout } = await node([file]);
+      expect(JSON.parse(stdout)).toEqual(["function", "function", true]);
+    }
   });
 
   it("--enable-source-maps points stack traces at real lines of the shipped sources", { timeout: T }, async () => {

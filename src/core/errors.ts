@@ -160,6 +160,29 @@ export class QueueFull extends LoopError {}
 /** The queue was shut down (Python 3.13 `QueueShutDown`). */
 export class QueueShutDown extends LoopError {}
 
+/**
+ * A job of a `QueueExecutor` will not finish: it exhausted its attempts by stalling (each worker
+ * that took it died or lost its lock while holding it: BullMQ's stalled-job recovery gave up), or
+ * its outcome is no longer in Redis. `jobId` and `queue` say which.
+ */
+export class JobLostError extends LoopError {
+  declare readonly jobId?: string;
+  declare readonly queue?: string;
+  constructor(message = "", options: LoopErrorOptions & { jobId?: string; queue?: string } = {}) {
+    super(message, options);
+    for (const key of ["jobId", "queue"] as const) {
+      const value = safeGet(options, key);
+      if (typeof value === "string") Object.defineProperty(this, key, { value, enumerable: true, configurable: true, writable: true });
+    }
+  }
+}
+
+/**
+ * A queue worker refused a job without running it: the module it names is not in the worker's
+ * `allow` list, or its data is not a job multiloop can read. Running it again would not help.
+ */
+export class JobRefusedError extends LoopError {}
+
 /** A barrier was aborted or reset while tasks waited on it. */
 export class BrokenBarrierError extends RuntimeError {}
 
@@ -331,6 +354,8 @@ register(IncompleteReadError, "ERR_LOOP_INCOMPLETE_READ");
 register(LimitOverrunError, "ERR_LOOP_LIMIT_OVERRUN");
 register(RemoteError, "ERR_LOOP_REMOTE");
 register(ThreadExitError, "ERR_LOOP_THREAD_EXIT");
+register(JobLostError, "ERR_LOOP_JOB_LOST");
+register(JobRefusedError, "ERR_LOOP_JOB_REFUSED");
 // OS errors carry Node's code; these are the codes of the ones made without a Node error.
 register(OSError, "ERR_LOOP_OS");
 register(ConnectionError, "ERR_LOOP_CONNECTION");

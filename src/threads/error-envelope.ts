@@ -61,6 +61,14 @@ export interface ErrorEnvelope {
   isError: boolean;
   /** Arrive as RemoteError even if the class is known here. */
   forceRemote?: boolean;
+  /** Thrown in another process (a queue worker): where, instead of a thread name. */
+  origin?: ProcessOrigin;
+}
+
+/** The process an error was thrown in, when it crossed processes rather than threads. */
+export interface ProcessOrigin {
+  host: string;
+  pid: number;
 }
 
 type ErrorCtor = new (message?: string) => Error;
@@ -139,12 +147,14 @@ function kindName(value: unknown): string {
   return typeof name === "string" && name !== "" ? name : "Object";
 }
 
-function base(name: string, message: string, threadName: string): ErrorEnvelope {
-  return { [ENVELOPE]: 1, name, message, stack: undefined, threadName, props: {}, isError: true };
+function base(name: string, message: string, walk: Packing): ErrorEnvelope {
+  const envelope: ErrorEnvelope = { [ENVELOPE]: 1, name, message, stack: undefined, threadName: walk.threadName, props: {}, isError: true };
+  if (walk.origin !== undefined) envelope.origin = walk.origin;
+  return envelope;
 }
 
-function cutMarker(message: string, threadName: string): ErrorEnvelope {
-  const envelope = base("CauseChainCut", message, threadName);
+function cutMarker(message: string, walk: Packing): ErrorEnvelope {
+  const envelope = base("CauseChainCut", message, walk);
   envelope.forceRemote = true;
   return envelope;
 }
@@ -152,32 +162,35 @@ function cutMarker(message: string, threadName: string): ErrorEnvelope {
 /** The walk over one thrown error: the errors on the way down (for cycles) and a total budget. */
 interface Packing {
   readonly threadName: string;
+  readonly origin: ProcessOrigin | undefined;
   readonly ancestors: Set<object>;
   packed: number;
 }
 
-/** Packs a thrown value for postMessage. Never throws; see the module docs. */
-export function toEnvelope(err: unknown, threadName: string): ErrorEnvelope {
-  return pack(err, { threadName, ancestors: new Set(), packed: 0 }, 0);
+/**
+ * Packs a thrown value for postMessage. Never throws; see the module docs. With `origin`, the
+ * error is said to come from that process (a queue worker) rather than from a thread.
+ */
+export function toEnvelope(err: unknown, threadName: string, origin?: ProcessOrigin): ErrorEnvelope {
+  return pack(err, { threadName, origin, ancestors: new Set(), packed: 0 }, 0);
 }
 
 function pack(err: unknown, walk: Packing, depth: number): ErrorEnvelope {
-  const threadName = walk.threadName;
   if (!isErrorLike(err)) {
     if (!types.isProxy(err) && cloneable(err)) {
-      const envelope = base("Error", safeString(err), threadName);
+      const envelope = base("Error", safeString(err), walk);
       envelope.isError = false;
       envelope.thrown = err;
       return envelope;
     }
-    const envelope = base(kindName(err), safeString(err) || UNPRINTABLE, threadName);
+    const envelope = base(kindName(err), safeString(err) || UNPRINTABLE, walk);
     envelope.forceRemote = true;
     return envelope;
   }
   walk.packed++;
   walk.ancestors.add(err);
   try {
-    const envelope = base(readString(err, "name", "Error"), readString(err, "message", ""), threadName);
+    const envelope = base(readString(err, "name", "Error"), readString(err, "message", ""), walk);
     const stack = safeGet(err, "stack");
     envelope.stack = typeof stack === "string" ? stack : undefined;
     let keys: string[] = [];
@@ -217,10 +230,10 @@ function pack(err: unknown, walk: Packing, depth: number): ErrorEnvelope {
 function slot(value: unknown, walk: Packing, depth: number): EnvelopeSlot {
   if (!isErrorLike(value)) return [0, sendable(value)];
   if (walk.ancestors.has(value)) {
-    return [1, cutMarker("The cause chain was cut here: it loops back to an error already in the chain", walk.threadName)];
+    return [1, cutMarker("The cause chain was cut here: it loops back to an error already in the chain", walk)];
   }
   if (depth >= MAX_CAUSE_DEPTH || walk.packed >= MAX_ERRORS_PACKED) {
-    return [1, cutMarker(`The cause chain was cut here, ${depth} levels deep: the rest was not sent`, walk.threadName)];
+    return [1, cutMarker(`The cause chain was cut here, ${depth} levels deep: the rest was not sent`, walk)];
   }
   return [1, pack(value, walk, depth)];
 }
@@ -255,7 +268,9 @@ function rebuild(envelope: ErrorEnvelope, depth: number): unknown {
   if (envelope.isError !== true) return envelope.thrown;
   const name = typeof envelope.name === "string" ? envelope.name : "Error";
   const message = typeof envelope.message === "string" ? envelope.message : "";
-  const threadName = typeof envelope.threadName === "string" ? envelope.threadName : "unknown";
+  const origin = readOrigin(envelope.origin);
+  const threadName =
+    origin !== null ? `process ${origin.pid} on ${origin.host}` : typeof envelope.threadName === "string" ? envelope.threadName : "unknown";
   const props = typeof envelope.props === "object" && envelope.props !== null ? envelope.props : {};
   // Past the depth a sender would ever send, stop: a forged envelope cannot make this recurse.
   const cause = envelope.cause === undefined || depth > MAX_CAUSE_DEPTH + 1 ? undefined : unslot(envelope.cause, depth);
@@ -281,11 +296,26 @@ function rebuild(envelope: ErrorEnvelope, depth: number): unknown {
   }
   if (cause !== undefined) define(err, "cause", cause, false);
   for (const [key, value] of Object.entries(props)) define(err, key, value, true);
+  const remoteStack = typeof envelope.stack === "string" ? envelope.stack : `${name}: ${message}`;
+  if (origin !== null) {
+    // From another process: its host and process id stand where a thread name would.
+    if (!Object.hasOwn(props, "host")) define(err, "host", origin.host, true);
+    if (!Object.hasOwn(props, "pid")) define(err, "pid", origin.pid, true);
+    define(err, "stack", `${remoteStack}\n    (thrown in process ${origin.pid} on host '${origin.host}')`, false);
+    return err;
+  }
   // ThreadExitError has a threadName of its own (the thread that died); keep that one.
   if (!(err instanceof RemoteError) && !Object.hasOwn(props, "threadName")) define(err, "threadName", threadName, true);
-  const remoteStack = typeof envelope.stack === "string" ? envelope.stack : `${name}: ${message}`;
   define(err, "stack", `${remoteStack}\n    (thrown in thread '${threadName}')`, false);
   return err;
+}
+
+/** An envelope's origin if it is well formed (the data may come from anywhere), else null. */
+function readOrigin(value: unknown): ProcessOrigin | null {
+  if (typeof value !== "object" || value === null || types.isProxy(value)) return null;
+  const host = safeGet(value, "host");
+  const pid = safeGet(value, "pid");
+  return typeof host === "string" && typeof pid === "number" && Number.isInteger(pid) ? { host, pid } : null;
 }
 
 /**
