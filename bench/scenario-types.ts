@@ -35,6 +35,11 @@ export interface Target {
   readonly source: string;
   readonly max?: number;
   readonly min?: number;
+  /**
+   * The Node major line the target is judged on (issue 15's are set for Node 26, the active LTS).
+   * On another Node the figure is still measured and shown, and the verdict is "not judged".
+   */
+  readonly node?: number;
 }
 
 export interface RatioSpec {
