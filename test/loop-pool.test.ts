@@ -4,6 +4,7 @@
  * graceful stop, two pools at once, and per-thread `reusePort` listeners on one port.
  */
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -43,6 +44,68 @@ async function killAndWaitRestart(pool: LoopPool<Tasks>, i: number): Promise<Loo
   const restarted = next(pool, "restart");
   await pool.thread(i).terminate();
   return await restarted;
+}
+
+/** Connects to 127.0.0.1:port and returns the line the server sends. */
+function firstLine(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let data = "";
+    const socket = net.connect({ host: "127.0.0.1", port });
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      data += chunk;
+    });
+    socket.on("end", () => resolve(data.trim()));
+    socket.on("error", reject);
+  });
+}
+
+/** OS threads of this process (Linux), or null where /proc is not there. */
+function osThreads(): number | null {
+  try {
+    return Number(/^Threads:\s+(\d+)/mu.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? NaN);
+  } catch {
+    return null;
+  }
+}
+
+/** What this Node does with `reusePort` on net.Server.listen: 22.12+, 23.1+ honour it. */
+function nodeHonoursReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}
+
+async function listenersShareOnePort(pool: LoopPool<Tasks>): Promise<void> {
+  const port = await pool.thread(0).call("listen", 0);
+  try {
+    expect(await pool.thread(1).call("listen", port)).toBe(port);
+    // 40 connections from as many source ports: the kernel hashes each to one of the two listeners.
+    const names = await Promise.all(Array.from({ length: 40 }, () => firstLine(port)));
+    expect(new Set(names)).toEqual(new Set(["p-0", "p-1"]));
+  } finally {
+    await pool.broadcast("closeServer");
+  }
+}
+
+async function olderNodeRefusesReusePort(pool: LoopPool<Tasks>): Promise<void> {
+  // What Node itself does there: it ignores the option, so a second listener cannot bind.
+  const first = net.createServer();
+  await new Promise<void>((resolve) => first.listen({ host: "127.0.0.1", port: 0, reusePort: true } as net.ListenOptions, resolve));
+  const second = net.createServer();
+  const bound = new Promise<string>((resolve) => {
+    second.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? ""));
+    const port = (first.address() as net.AddressInfo).port;
+    second.listen({ host: "127.0.0.1", port, reusePort: true } as net.ListenOptions, () => resolve("listening"));
+  });
+  expect(await bound).toBe("EADDRINUSE");
+  second.close();
+  first.close();
+
+  const err = await caught(pool.thread(0).call("listen", 0));
+  expect(err).toBeInstanceOf(RuntimeError);
+  expect((err as RuntimeError).code).toBe("ERR_LOOP_REUSEPORT_UNSUPPORTED");
+  expect((err as Error).message).toContain(`Node ${process.version}`);
+  expect((err as Error).message).toContain("22.12");
 }
 
 describe("a pool of loop threads", () => {
@@ -133,6 +196,25 @@ describe("a pool of loop threads", () => {
     expect(pool.inFlight).toBe(0);
     expect(await caught(pool.callWith({ timeout: Number.NaN }, "whoAmI"))).toBeInstanceOf(TypeError);
   });
+
+  it("runs beside a second pool: each routes to its own threads", T, async () => {
+    const other = await spawn("b", 2);
+    try {
+      const [mine, theirs] = await Promise.all([
+        Promise.all(Array.from({ length: 12 }, () => pool.call("nap", 2))),
+        Promise.all(Array.from({ length: 12 }, () => other.call("nap", 2))),
+      ]);
+      expect(new Set(mine)).toEqual(new Set(["p-0", "p-1", "p-2"]));
+      expect(new Set(theirs)).toEqual(new Set(["b-0", "b-1"]));
+    } finally {
+      await other.stop();
+    }
+  });
+
+  it("on Node >= 22.12 its threads listen on one port and the kernel spreads the connections; before, a clear error", T, async () => {
+    if (nodeHonoursReusePort()) await listenersShareOnePort(pool);
+    else await olderNodeRefusesReusePort(pool);
+  });
 });
 
 describe("spawnLoopPool's options", () => {
@@ -158,9 +240,12 @@ describe("spawnLoopPool's options", () => {
     }
   });
 
-  it("a module that fails to load fails the spawn, and no thread is left running", T, async () => {
-    const err = await caught(spawnLoopPool({ module: fixture("bad-module"), size: 2, name: "bad" }));
-    expect((err as Error).message).toBe("this module refuses to load");
+  it("a thread that fails to start fails the spawn, and the threads that started are stopped", T, async () => {
+    const before = osThreads();
+    const err = await caught(spawnLoopPool({ module: fixture("pool-half-bad"), size: 3, name: "half" }));
+    expect(err).toBeInstanceOf(RangeError);
+    expect((err as Error).message).toBe("half-1 refuses to load");
+    if (before !== null) expect(osThreads()).toBe(before);
   });
 });
 
@@ -282,6 +367,8 @@ describe("supervision", () => {
 describe("stop", () => {
   it("lets the calls in flight finish, rejects new ones with the closed-loop error, and a second stop joins", T, async () => {
     const pool = await spawn("g", 2);
+    expect(await caught(pool.stop({ timeout: "soon" } as never))).toBeInstanceOf(TypeError);
+    expect(await caught(pool.stop({ deadline: 5 } as never))).toBeInstanceOf(TypeError);
     const naps = Array.from({ length: 4 }, () => pool.call("nap", 100));
     const stopping = pool.stop();
     expect(pool.stop({ timeout: 1 })).toBe(stopping);
@@ -331,101 +418,5 @@ describe("stop", () => {
     expect(replacement.handle.isClosed()).toBe(true);
     await replacement.exited;
     expect(await caught(pool.stop({ timeout: 1 }).then(() => pool.call("whoAmI")))).toBeInstanceOf(LoopClosedError);
-  });
-
-  it("checks its options", async () => {
-    const pool = await spawn("o", 1);
-    try {
-      expect(await caught(pool.stop({ timeout: "soon" } as never))).toBeInstanceOf(TypeError);
-      expect(await caught(pool.stop({ deadline: 5 } as never))).toBeInstanceOf(TypeError);
-    } finally {
-      await pool.stop();
-    }
-  });
-});
-
-describe("two pools at once", () => {
-  it("each routes to its own threads", T, async () => {
-    const [a, b] = await Promise.all([spawn("a", 2), spawn("b", 2)]);
-    try {
-      const [fromA, fromB] = await Promise.all([
-        Promise.all(Array.from({ length: 10 }, () => a.call("nap", 2))),
-        Promise.all(Array.from({ length: 10 }, () => b.call("nap", 2))),
-      ]);
-      expect(new Set(fromA)).toEqual(new Set(["a-0", "a-1"]));
-      expect(new Set(fromB)).toEqual(new Set(["b-0", "b-1"]));
-    } finally {
-      await Promise.all([a.stop(), b.stop()]);
-    }
-  });
-});
-
-/** Connects to 127.0.0.1:port and returns the line the server sends. */
-function firstLine(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let data = "";
-    const socket = net.connect({ host: "127.0.0.1", port });
-    socket.setEncoding("utf8");
-    socket.on("data", (chunk: string) => {
-      data += chunk;
-    });
-    socket.on("end", () => resolve(data.trim()));
-    socket.on("error", reject);
-  });
-}
-
-/** What this Node does with `reusePort` on net.Server.listen: 22.12+, 23.1+ honour it. */
-function nodeHonoursReusePort(): boolean {
-  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-}
-
-async function listenersShareOnePort(): Promise<void> {
-  const pool = await spawn("l", 2);
-  try {
-    const port = await pool.thread(0).call("listen", 0);
-    expect(await pool.thread(1).call("listen", port)).toBe(port);
-    // 40 connections from as many source ports: the kernel hashes each to one listener.
-    const names = await Promise.all(Array.from({ length: 40 }, () => firstLine(port)));
-    expect(new Set(names)).toEqual(new Set(["l-0", "l-1"]));
-    await pool.broadcast("closeServer");
-  } finally {
-    await pool.stop();
-  }
-}
-
-async function olderNodeRefusesReusePort(): Promise<void> {
-  // What Node itself does there: it ignores the option, so a second listener cannot bind.
-  const first = net.createServer();
-  await new Promise<void>((resolve) => first.listen({ host: "127.0.0.1", port: 0, reusePort: true } as net.ListenOptions, resolve));
-  const second = net.createServer();
-  const bound = new Promise<string>((resolve) => {
-    second.once("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? ""));
-    const port = (first.address() as net.AddressInfo).port;
-    second.listen({ host: "127.0.0.1", port, reusePort: true } as net.ListenOptions, () => resolve("listening"));
-  });
-  expect(await bound).toBe("EADDRINUSE");
-  second.close();
-  first.close();
-
-  const pool = await spawn("v", 1);
-  try {
-    const err = await caught(pool.thread(0).call("listen", 0));
-    expect(err).toBeInstanceOf(RuntimeError);
-    expect((err as RuntimeError).code).toBe("ERR_LOOP_REUSEPORT_UNSUPPORTED");
-    expect((err as Error).message).toContain(`Node ${process.version}`);
-    expect((err as Error).message).toContain("22.12");
-  } finally {
-    await pool.stop();
-  }
-}
-
-describe("per-thread servers with reusePort", () => {
-  it("on Node >= 22.12 the threads of a pool listen on one port and the kernel spreads the connections; before, a clear error", T, async () => {
-    if (nodeHonoursReusePort()) {
-      await listenersShareOnePort();
-    } else {
-      await olderNodeRefusesReusePort();
-    }
   });
 });
