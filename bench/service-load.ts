@@ -55,6 +55,9 @@ async function runLoad(run: LoadRun): Promise<LoadResult> {
         pipelining: 1,
         ...(run.amount === undefined ? { duration: (run.durationMs ?? 1_000) / 1_000 } : { amount: run.amount }),
         timeout: 10,
+        // autocannon notices the end of a run (its time is up, or `amount` answered) on its next
+        // sample tick, every second by default: a short interval ends short runs on time.
+        sampleInt: 50,
       },
       (err: unknown, res: autocannon.Result) => (err === null || err === undefined ? resolve(res) : reject(err instanceof Error ? err : new Error(inspect(err)))),
     );
