@@ -68,5 +68,10 @@ export interface Scenario {
   /** The table it is shown in: "single thread", "across threads", "memory", "networking", ... */
   readonly group: string;
   readonly title: string;
+  /**
+   * Node flags for this scenario's process, besides the runner's own and --expose-gc (the soak
+   * fixes the young generation's size, so V8 growing it is not read as memory growth).
+   */
+  readonly execArgv?: readonly string[];
   run(ctx: BenchContext): Promise<ScenarioResult>;
 }
