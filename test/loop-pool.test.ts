@@ -18,7 +18,7 @@ import {
   type LoopPoolEvents,
   type LoopThread,
 } from "multiloop";
-import { caught, fixture } from "./helpers.js";
+import { caught, fixture, nodeHonoursReusePort } from "./helpers.js";
 import type * as PoolTasks from "./fixtures/pool-tasks.js";
 
 type Tasks = typeof PoolTasks;
@@ -67,12 +67,6 @@ function osThreads(): number | null {
   } catch {
     return null;
   }
-}
-
-/** What this Node does with `reusePort` on net.Server.listen: 22.12+, 23.1+ honour it. */
-function nodeHonoursReusePort(): boolean {
-  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
 }
 
 async function listenersShareOnePort(pool: LoopPool<Tasks>): Promise<void> {
@@ -245,6 +239,8 @@ describe("spawnLoopPool's options", () => {
     const err = await caught(spawnLoopPool({ module: fixture("pool-half-bad"), size: 3, name: "half" }));
     expect(err).toBeInstanceOf(RangeError);
     expect((err as Error).message).toBe("half-1 refuses to load");
+    // A worker's OS thread is joined a moment after its "exit": look again for a while.
+    for (let i = 0; i < 100 && before !== null && osThreads() !== before; i++) await new Promise((resolve) => setTimeout(resolve, 20));
     if (before !== null) expect(osThreads()).toBe(before);
   });
 });

@@ -5,15 +5,10 @@
 import net from "node:net";
 import { describe, expect, it } from "vitest";
 import { run } from "multiloop";
+import { nodeHonoursReusePort } from "./helpers.js";
 // The examples are imported from dist/: the pool's threads load their compiled module.
 import { runDemo } from "../dist/examples/service/index.js";
 import { serveHttp } from "../dist/examples/service/http1.js";
-
-/** What this Node does with `reusePort` on net.Server.listen: 22.12+ and 23.1+ honour it. */
-function nodeHonoursReusePort(): boolean {
-  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-}
 
 describe("the service example", () => {
   it("answers the API through the pool, and from every thread's own listener on one port", { timeout: 60_000 }, async () => {

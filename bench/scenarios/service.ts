@@ -13,6 +13,7 @@
  */
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { RuntimeError } from "multiloop";
 import { withCleanup } from "../cleanup.js";
 import { forceGc, pick, rounds, toMeasurements, type MeasurementSpec } from "../measure.js";
 import { calibrate } from "../service-job.js";
@@ -43,12 +44,6 @@ const E_HTTP = "(e) reusePort listeners, node:http in loop threads";
 const rps = (label: string): string => `${label} req/s`;
 const p50 = (label: string): string => `${label} p50`;
 const p99 = (label: string): string => `${label} p99`;
-
-/** What this Node does with `reusePort` on net.Server.listen: 22.12+ and 23.1+ honour it. */
-function nodeHonoursReusePort(): boolean {
-  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
-  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
-}
 
 interface Load {
   readonly connections: number;
@@ -85,12 +80,14 @@ const http: Scenario = {
       ports.set(B, await startFront(cleanup, await startRawWorkers(cleanup, cores, spinRounds)));
       ports.set(C, await startFront(cleanup, await startPiscina(cleanup, cores, spinRounds, load.connections)));
       ports.set(D, await startFront(cleanup, mainThreadDispatch(spinRounds)));
-      if (nodeHonoursReusePort()) {
-        const poolE = await startLoopPool(cleanup, "svc-e", cores);
+      const poolE = await startLoopPool(cleanup, "svc-e", cores);
+      try {
         ports.set(E_STREAMS, await startPerThread(cleanup, poolE, "streams", spinRounds));
         ports.set(E_HTTP, await startPerThread(cleanup, poolE, "node:http", spinRounds));
-      } else {
-        notes.push(`(e) not measured: reusePort needs Node >= 22.12, this is ${process.version}.`);
+      } catch (err) {
+        // On a Node that ignores reusePort, multiloop refuses it and says why.
+        if (!(err instanceof RuntimeError && err.code === "ERR_LOOP_REUSEPORT_UNSUPPORTED")) throw err;
+        notes.push(`(e) not measured: ${err.message}.`);
       }
 
       const labels = [...ports.keys()];
