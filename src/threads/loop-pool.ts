@@ -239,7 +239,8 @@ export class LoopPool<M = ExposedModule> extends EventEmitter<LoopPoolEvents> im
   /**
    * Calls `name` on every thread of the pool, in thread order, and resolves to their results in
    * that order. If any fails, it rejects, once all have settled, with an `AggregateError` of the
-   * failures (a thread that is down at the time fails with `ThreadExitError`).
+   * failures (a thread that is down at the time fails at once: `ThreadExitError` if it died,
+   * `LoopClosedError` if its loop was stopped).
    */
   async broadcast<K extends ExposedName<M>>(name: K, ...args: CallArgs<M, K>): Promise<CallResult<M, K>[]> {
     if (this.#closing) throw this.#closedError();
