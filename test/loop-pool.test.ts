@@ -18,7 +18,8 @@ import {
   type LoopPoolEvents,
   type LoopThread,
 } from "multiloop";
-import { caught, fixture, nodeHonoursReusePort } from "./helpers.js";
+import { checkReusePort, nodeHasReusePort } from "../dist/src/net/reuse-port.js";
+import { caught, fixture, nodeHonoursReusePort, thrown } from "./helpers.js";
 import type * as PoolTasks from "./fixtures/pool-tasks.js";
 
 type Tasks = typeof PoolTasks;
@@ -414,5 +415,20 @@ describe("stop", () => {
     expect(replacement.handle.isClosed()).toBe(true);
     await replacement.exited;
     expect(await caught(pool.stop({ timeout: 1 }).then(() => pool.call("whoAmI")))).toBeInstanceOf(LoopClosedError);
+  });
+});
+
+describe("which Nodes have reusePort", () => {
+  it("22.12+ and 23.1+ (and every line after); before, an error that names the version", () => {
+    const has = ["22.12.0", "22.23.5", "23.1.0", "24.0.0", "26.12.1", "27.0.0"];
+    const lacks = ["20.19.0", "20.20.2", "22.11.0", "23.0.0"];
+    expect(has.map((v) => nodeHasReusePort(v))).toEqual(has.map(() => true));
+    expect(lacks.map((v) => nodeHasReusePort(v))).toEqual(lacks.map(() => false));
+    const err = thrown(() => checkReusePort("22.11.0"));
+    expect(err).toBeInstanceOf(RuntimeError);
+    expect((err as RuntimeError).code).toBe("ERR_LOOP_REUSEPORT_UNSUPPORTED");
+    expect((err as Error).message).toContain("this is Node v22.11.0");
+    expect(() => checkReusePort("22.12.0")).not.toThrow();
+    expect(nodeHasReusePort()).toBe(nodeHonoursReusePort());
   });
 });
