@@ -273,6 +273,13 @@ describe("supervision", () => {
       expect((exiting as ThreadExitError).exitCode).toBe(7);
       expect(await restarted).toEqual(["s-1", 1]);
       expect(exits[1]).toEqual(["s-1", 7, undefined]);
+
+      // A thread that throws at top level: the error is the event's cause.
+      const crashed = next(pool, "restart");
+      await pool.thread(0).call("crash");
+      await crashed;
+      expect(exits[2]?.slice(0, 2)).toEqual(["s-0", 1]);
+      expect((exits[2]?.[2] as Error).message).toBe("crashed at top level");
       expect(await pool.broadcast("whoAmI")).toEqual(["s-0", "s-1"]);
     } finally {
       await pool.stop();
