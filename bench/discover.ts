@@ -20,6 +20,8 @@ export interface ScenarioEntry {
   readonly id: string;
   readonly group: string;
   readonly title: string;
+  /** Extra Node flags for its process (`Scenario.execArgv`). */
+  readonly execArgv: readonly string[];
 }
 
 export interface ModuleProblem {
@@ -49,7 +51,9 @@ export function errorText(err: unknown): string {
 function isScenario(value: unknown): value is Scenario {
   if (typeof value !== "object" || value === null) return false;
   const s = value as Record<string, unknown>;
-  return typeof s["id"] === "string" && typeof s["group"] === "string" && typeof s["title"] === "string" && typeof s["run"] === "function";
+  const flags = s["execArgv"];
+  const flagsOk = flags === undefined || (Array.isArray(flags) && flags.every((f) => typeof f === "string"));
+  return typeof s["id"] === "string" && typeof s["group"] === "string" && typeof s["title"] === "string" && typeof s["run"] === "function" && flagsOk;
 }
 
 /** Imports one module and returns its scenarios; throws with a readable message when malformed. */
@@ -59,7 +63,7 @@ export async function loadModule(module: string, dir: string = SCENARIO_DIR): Pr
   if (!Array.isArray(list)) throw new TypeError(`${module} does not export \`scenarios: Scenario[]\``);
   const scenarios: Scenario[] = [];
   for (const item of list as unknown[]) {
-    if (!isScenario(item)) throw new TypeError(`${module} exports a scenario without id, group, title or run()`);
+    if (!isScenario(item)) throw new TypeError(`${module} exports a scenario without id, group, title or run(), or with an execArgv that is not a list of strings`);
     scenarios.push(item);
   }
   return scenarios;
@@ -78,7 +82,7 @@ export async function discoverScenarios(dir: string = SCENARIO_DIR): Promise<{ e
           continue;
         }
         seen.add(s.id);
-        entries.push({ module, id: s.id, group: s.group, title: s.title });
+        entries.push({ module, id: s.id, group: s.group, title: s.title, execArgv: s.execArgv ?? [] });
       }
     } catch (err) {
       problems.push({ module, error: errorText(err) });

@@ -8,7 +8,12 @@ import { machineLine } from "./machine.js";
 import type { FigureRecord, PeerRecord, RatioRecord, Report, ScenarioRecord, TargetRecord, Verdict } from "./report.js";
 import type { Target } from "./scenario-types.js";
 
-const MARK: Record<Verdict, string> = { pass: "✓", fail: "✗ MISSED", "not measured": "– not measured" };
+const MARK: Record<Verdict, string> = { pass: "✓", fail: "✗ MISSED", "not measured": "– not measured", "not judged": "– not judged" };
+
+/** The verdict mark; a target set for another Node line names it. */
+function mark(verdict: Verdict, target: { node?: number }): string {
+  return verdict === "not judged" && target.node !== undefined ? `– judged on Node ${target.node}` : MARK[verdict];
+}
 
 function bound(target: { max?: number; min?: number }, ratio: boolean): string {
   const f = ratio ? formatRatio : formatNumber;
@@ -19,7 +24,7 @@ function bound(target: { max?: number; min?: number }, ratio: boolean): string {
 }
 
 function targetCell(target: Target | TargetRecord, verdict: Verdict, ratio: boolean): string {
-  return `${bound(target, ratio)} ${MARK[verdict]}`;
+  return `${bound(target, ratio)} ${mark(verdict, target)}`;
 }
 
 function table(header: readonly string[], align: readonly ("l" | "r")[], rows: readonly (readonly string[])[]): string {
@@ -88,7 +93,7 @@ function targetsSection(report: Report): string {
     t.kind === "ratio" ? formatRatio(t.value) : `${formatNumber(t.value)}${t.unit === null ? "" : ` ${t.unit}`}`,
     bound(t, t.kind === "ratio"),
     t.source,
-    MARK[t.verdict],
+    mark(t.verdict, t),
   ]);
   return ["## Targets", table(["scenario", "figure", "median", "target", "set by", "verdict"], ["l", "l", "r", "l", "l", "l"], rows)].join("\n\n");
 }
@@ -119,8 +124,9 @@ export function renderMarkdown(report: Report): string {
       `load average ${m.loadAverageAtStart.toFixed(2)} at the start, ${(report.durationMs / 1000).toFixed(0)} s in all.`,
     "Each figure is the median, with min–max, over the repetitions after warm-up; every ratio divides figures " +
       "taken in the same run (the per-round range divides the figures of each round). " +
-      "✓ target met, ✗ target missed, – not measured (a feature this build does not have, or a peer that is absent).",
-    `**Targets: ${s.passed} met, ${s.failed} missed, ${s.notMeasured} not measured (of ${s.targets}).**` +
+      "✓ target met, ✗ target missed, – not measured (a feature this build does not have, or a peer that is absent), " +
+      "– judged on Node N (a target set for another Node line: shown, not judged).",
+    `**Targets: ${s.passed} met, ${s.failed} missed, ${s.notMeasured} not measured${s.notJudged > 0 ? `, ${s.notJudged} set for another Node` : ""} (of ${s.targets}).**` +
       (s.errors > 0 ? ` **${s.errors} scenario(s) failed.**` : ""),
   ];
   const groups: string[] = [];

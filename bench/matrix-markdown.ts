@@ -7,7 +7,7 @@ import { cell, formatNumber, formatRatio } from "./format.js";
 import { machineLine } from "./machine.js";
 import type { Report, Verdict } from "./report.js";
 
-const MARK: Record<Verdict, string> = { pass: "✓", fail: "✗", "not measured": "–" };
+const MARK: Record<Verdict, string> = { pass: "✓", fail: "✗", "not measured": "–", "not judged": "·" };
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   return [

@@ -24,9 +24,10 @@ export interface FigureRecord {
 
 /**
  * "pass"/"fail": measured and checked; "not measured": a figure it needs is missing (a feature this
- * build does not have, a peer that is absent, or a scenario that failed).
+ * build does not have, a peer that is absent, or a scenario that failed); "not judged": the target
+ * is set for another Node line (`Target.node`) than the one this run measured.
  */
-export type Verdict = "pass" | "fail" | "not measured";
+export type Verdict = "pass" | "fail" | "not measured" | "not judged";
 
 export interface RatioRecord {
   readonly scenario: string;
@@ -53,6 +54,8 @@ export interface TargetRecord {
   readonly source: string;
   readonly max?: number;
   readonly min?: number;
+  /** The Node major line it is judged on, if only one. */
+  readonly node?: number;
   readonly verdict: Verdict;
 }
 
@@ -99,6 +102,8 @@ export interface Report {
     readonly passed: number;
     readonly failed: number;
     readonly notMeasured: number;
+    /** Targets set for another Node line than this run's. */
+    readonly notJudged: number;
   };
 }
 
@@ -129,14 +134,21 @@ function figureRecord(scenario: string, m: Measurement): FigureRecord {
   };
 }
 
-export function verdictOf(value: number | null, target: Target): Verdict {
+/** The major line of a Node version string ("v26.12.1" -> 26). */
+export function nodeMajor(version: string): number {
+  return Number(/^v?(\d+)/u.exec(version)?.[1] ?? NaN);
+}
+
+/** The verdict on `value` against `target`, on Node line `node` (this process's by default). */
+export function verdictOf(value: number | null, target: Target, node: number = nodeMajor(process.version)): Verdict {
   if (value === null || !Number.isFinite(value)) return "not measured";
+  if (target.node !== undefined && target.node !== node) return "not judged";
   if (target.max !== undefined && value > target.max) return "fail";
   if (target.min !== undefined && value < target.min) return "fail";
   return "pass";
 }
 
-function ratioRecord(scenario: string, spec: RatioSpec, figures: Map<string, FigureRecord>): RatioRecord {
+function ratioRecord(scenario: string, spec: RatioSpec, figures: Map<string, FigureRecord>, node: number): RatioRecord {
   const num = figures.get(spec.numerator);
   const den = figures.get(spec.denominator);
   let value: number | null = null;
@@ -165,12 +177,16 @@ function ratioRecord(scenario: string, spec: RatioSpec, figures: Map<string, Fig
     spread,
     lowerIsBetter: num?.lowerIsBetter ?? den?.lowerIsBetter ?? true,
     target,
-    verdict: target === null ? null : verdictOf(value, target),
+    verdict: target === null ? null : verdictOf(value, target, node),
   };
 }
 
-function bounds(target: Target): { max?: number; min?: number } {
-  return { ...(target.max === undefined ? {} : { max: target.max }), ...(target.min === undefined ? {} : { min: target.min }) };
+function bounds(target: Target): { max?: number; min?: number; node?: number } {
+  return {
+    ...(target.max === undefined ? {} : { max: target.max }),
+    ...(target.min === undefined ? {} : { min: target.min }),
+    ...(target.node === undefined ? {} : { node: target.node }),
+  };
 }
 
 /** Builds the report: summaries, ratios, target verdicts and the peer comparison. */
@@ -186,6 +202,7 @@ export function buildReport(options: {
   const ratios: RatioRecord[] = [];
   const targets: TargetRecord[] = [];
   const byKey = new Map<string, FigureRecord>();
+  const node = nodeMajor(options.machine.node);
 
   for (const outcome of options.outcomes) {
     const result = outcome.result;
@@ -204,7 +221,7 @@ export function buildReport(options: {
       measurements,
     });
     for (const spec of result?.ratios ?? []) {
-      const r = ratioRecord(outcome.id, spec, figures);
+      const r = ratioRecord(outcome.id, spec, figures, node);
       ratios.push(r);
       if (r.target !== null) {
         targets.push({
@@ -230,7 +247,7 @@ export function buildReport(options: {
         unit: f?.unit ?? null,
         source: t.source,
         ...bounds(t),
-        verdict: verdictOf(value, t),
+        verdict: verdictOf(value, t, node),
       });
     }
   }
@@ -272,6 +289,7 @@ export function buildReport(options: {
       passed: targets.filter((t) => t.verdict === "pass").length,
       failed: targets.filter((t) => t.verdict === "fail").length,
       notMeasured: targets.filter((t) => t.verdict === "not measured").length,
+      notJudged: targets.filter((t) => t.verdict === "not judged").length,
     },
   };
 }

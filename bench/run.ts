@@ -81,7 +81,7 @@ async function main(): Promise<number> {
     return 2;
   }
   process.stderr.write(
-    `targets: ${s.passed} met, ${s.failed} missed, ${s.notMeasured} not measured; scenario errors: ${s.errors}\n`,
+    `targets: ${s.passed} met, ${s.failed} missed, ${s.notMeasured} not measured, ${s.notJudged} set for another Node; scenario errors: ${s.errors}\n`,
   );
   if (options.check && (s.failed > 0 || s.errors > 0)) {
     for (const t of report.targets.filter((x) => x.verdict === "fail")) {

@@ -50,9 +50,9 @@ function isChildMessage(value: unknown): value is ChildMessage {
   return typeof value === "object" && value !== null && ((value as { type?: unknown }).type === "result" || (value as { type?: unknown }).type === "error");
 }
 
-/** Node flags for scenario processes: the runner's own, plus --expose-gc for forced collections. */
-function childExecArgv(): string[] {
-  const argv = [...process.execArgv];
+/** Node flags for scenario processes: the runner's own, the scenario's, and --expose-gc for forced collections. */
+function childExecArgv(extra: readonly string[]): string[] {
+  const argv = [...process.execArgv, ...extra];
   if (!argv.includes("--expose-gc")) argv.push("--expose-gc");
   return argv;
 }
@@ -60,7 +60,7 @@ function childExecArgv(): string[] {
 function runInProcess(entry: ScenarioEntry, mode: Mode): Promise<ChildOutcome> {
   return new Promise((resolve) => {
     const child = fork(CHILD, [entry.module, entry.id, mode], {
-      execArgv: childExecArgv(),
+      execArgv: childExecArgv(entry.execArgv),
       // The scenario's stdout goes to our stderr: stdout carries only the tables.
       stdio: ["ignore", 2, 2, "ipc"],
       // Structured clone keeps NaN and -0 that JSON would turn into null.
@@ -139,7 +139,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
   // A module that cannot be loaded is reported (unless a filter excludes it by name).
   for (const p of problems) {
     const id = `${p.module.replace(/\.js$/, "")} (module)`;
-    if (!matches({ module: p.module, id, group: "", title: "" }, options.filter)) continue;
+    if (!matches({ module: p.module, id, group: "", title: "", execArgv: [] }, options.filter)) continue;
     options.log(`!! ${p.module}: ${p.error.split("\n")[0] ?? ""}`);
     outcomes.push({ id, group: "errors", title: `module ${p.module}`, module: p.module, durationMs: 0, result: null, error: p.error });
   }

@@ -35,6 +35,11 @@ export interface Target {
   readonly source: string;
   readonly max?: number;
   readonly min?: number;
+  /**
+   * The Node major line the target is judged on (issue 15's are set for Node 26, the active LTS).
+   * On another Node the figure is still measured and shown, and the verdict is "not judged".
+   */
+  readonly node?: number;
 }
 
 export interface RatioSpec {
@@ -63,5 +68,10 @@ export interface Scenario {
   /** The table it is shown in: "single thread", "across threads", "memory", "networking", ... */
   readonly group: string;
   readonly title: string;
+  /**
+   * Node flags for this scenario's process, besides the runner's own and --expose-gc (the soak
+   * fixes the young generation's size, so V8 growing it is not read as memory growth).
+   */
+  readonly execArgv?: readonly string[];
   run(ctx: BenchContext): Promise<ScenarioResult>;
 }

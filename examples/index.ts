@@ -9,6 +9,7 @@ import { main as pipeline } from "./pipeline.js";
 import { main as threadPipeline } from "./thread-pipeline.js";
 import { main as binaryProtocol } from "./binary-protocol/index.js";
 import { main as redis } from "./redis/index.js";
+import { main as service } from "./service/index.js";
 
 function section(title: string): void {
   console.log(`\n${"=".repeat(78)}\n${title}\n${"=".repeat(78)}`);
@@ -39,6 +40,9 @@ await threadPipeline();
 
 section("A binary protocol of our own: server and clients on separate loop threads");
 await binaryProtocol();
+
+section("A multithreaded HTTP/1.1 JSON service on a pool of loop threads (both shapes)");
+await service();
 
 section("A Redis client on Protocol/Transport, against a real redis-server");
 if (hasRedisServer()) await redis();

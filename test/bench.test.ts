@@ -65,7 +65,7 @@ describe("npm run bench -- --tiny", () => {
     for (const id of ["single.callSoon", "single.callLater", "single.gather", "single.sleep0", "single.handoff", "threads.encode", "memory.soak"]) {
       expect(report.scenarios.map((s) => s.id)).toContain(id);
     }
-    for (const prefix of ["sync.", "threads.", "memory.", "asyncio."]) {
+    for (const prefix of ["sync.", "threads.", "memory.", "asyncio.", "service."]) {
       expect(report.scenarios.some((s) => s.id.startsWith(prefix))).toBe(true);
     }
     const errors = report.scenarios.filter((s) => s.status !== "ok").map((s) => `${s.id}: ${s.error ?? ""}`);
@@ -106,10 +106,12 @@ describe("npm run bench -- --tiny", () => {
       else expect(r.value).toBeNull();
     }
     const sources = new Set(report.targets.map((t) => t.source));
-    expect(sources).toEqual(new Set(["issue 2 §7", "issue 3 §8", "issue 4 §5", "issue 6 §7", "issue 11", "issue 17 §5"]));
-    for (const t of report.targets) expect(["pass", "fail", "not measured"]).toContain(t.verdict);
+    expect(sources).toEqual(new Set(["issue 2 §7", "issue 3 §8", "issue 4 §5", "issue 6 §7", "issue 11", "issue 15 §3", "issue 17 §5"]));
+    for (const t of report.targets) expect(["pass", "fail", "not measured", "not judged"]).toContain(t.verdict);
     const s = report.summary;
-    expect(s.passed + s.failed + s.notMeasured).toBe(s.targets);
+    expect(s.passed + s.failed + s.notMeasured + s.notJudged).toBe(s.targets);
+    // Targets set for one Node line are judged there only.
+    for (const t of report.targets) if (t.node !== undefined && `v${t.node}` !== process.version.split(".")[0]) expect(t.verdict).toBe("not judged");
   });
 
   it("ties the CPython peer's figures to multiloop figures, or says why it is missing", () => {
@@ -175,6 +177,8 @@ describe("the report", () => {
         { numerator: "multiloop a", denominator: "base a", target: { max: 1.5, source: "issue 9" } },
         { numerator: "multiloop a", denominator: "other unit" },
         { numerator: "multiloop missing", denominator: "base a", target: { max: 2, source: "issue 9" } },
+        // Set for Node 1, which this run is not.
+        { numerator: "base a", denominator: "multiloop a", target: { max: 2, source: "issue 9", node: 1 } },
       ],
       targets: [
         { label: "multiloop a", max: 25, source: "issue 9" },
@@ -211,11 +215,13 @@ describe("the report", () => {
     expect(verdicts).toEqual({
       "multiloop a / base a": "fail",
       "multiloop missing / base a": "not measured",
+      "base a / multiloop a": "not judged",
       "multiloop a": "pass",
       "multiloop rate": "fail",
       "multiloop missing": "not measured",
     });
-    expect(report.summary).toEqual({ scenarios: 3, errors: 1, targets: 5, passed: 1, failed: 2, notMeasured: 2 });
+    expect(report.summary).toEqual({ scenarios: 3, errors: 1, targets: 6, passed: 1, failed: 2, notMeasured: 2, notJudged: 1 });
+    expect(renderMarkdown(report)).toContain("| base a / multiloop a | 0.5× | 0.333×–0.5× | ≤ 2× – judged on Node 1 |");
   });
 
   it("puts the peer next to the multiloop figure with a speed-up", () => {

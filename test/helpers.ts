@@ -100,3 +100,12 @@ export function thenable<T>(value: T): PromiseLike<T> {
     },
   };
 }
+
+/**
+ * What this Node does with `reusePort` on net.Server.listen: 22.12+ and 23.1+ honour it; 20 and
+ * older 22s ignore it (multiloop refuses it there, see src/net/reuse-port.ts).
+ */
+export function nodeHonoursReusePort(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);
+  return major > 23 || (major === 23 && minor >= 1) || (major === 22 && minor >= 12);
+}

@@ -13,6 +13,7 @@ import type { EventLoop } from "../core/event-loop.js";
 import type { Future } from "../core/future.js";
 import { checkFunction, checkObject, checkString, describeValue, typeError } from "../core/validate.js";
 import { toError, toOSError } from "./os-error.js";
+import { checkReusePort } from "./reuse-port.js";
 import type { Protocol } from "./protocol.js";
 import { Server, type ExtraInfoOf } from "./server.js";
 import { kStart } from "./symbols.js";
@@ -30,7 +31,14 @@ export interface CreateConnectionOptions {
 export interface CreateServerOptions {
   /** The listen backlog. @default 100 */
   backlog?: number;
-  /** `SO_REUSEPORT`: several servers may bind the same port (honoured by Node >= 22.12; ignored before). */
+  /**
+   * `SO_REUSEPORT`: several servers, in this thread or in other loop threads of the process, may
+   * listen on the same port, and the kernel spreads the connections over them (one listener per
+   * thread of a `spawnLoopPool`, say). Needs Node >= 22.12 (or >= 23.1) on Linux 3.9+ or another
+   * platform libuv supports it on; on an older Node it throws `RuntimeError`
+   * (`ERR_LOOP_REUSEPORT_UNSUPPORTED`) naming the version, instead of Node's silent ignore.
+   * @default false
+   */
   reusePort?: boolean;
   /** Accept connections at once. With false, call `startServing()` or `serveForever()` later. @default true */
   startServing?: boolean;
@@ -252,6 +260,7 @@ export async function createServer(
   checkObject("options", options);
   const backlog = checkBacklog(options.backlog);
   const reusePort = checkBool("options.reusePort", options.reusePort, false);
+  if (reusePort) checkReusePort();
   const startServing = checkBool("options.startServing", options.startServing, true);
   let addresses: (string | undefined)[];
   if (host === null || host === undefined || host === "") {

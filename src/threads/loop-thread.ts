@@ -153,6 +153,8 @@ export class LoopThread<M = ExposedModule> implements AsyncDisposable {
   readonly exited: Promise<number>;
   readonly #worker: Worker;
   #error: unknown = undefined;
+  #inFlight = 0;
+  #idleWaiters: (() => void)[] | null = null;
 
   /** @internal use `spawnLoopThread`. */
   constructor(worker: Worker, handle: LoopHandle<M>, threadName: string) {
@@ -191,7 +193,12 @@ export class LoopThread<M = ExposedModule> implements AsyncDisposable {
    * that awaits it cancels the remote task.
    */
   async call<K extends ExposedName<M>>(name: K, ...args: CallArgs<M, K>): Promise<CallResult<M, K>> {
-    return await this.handle.runCoroutineThreadsafe(name, ...args);
+    this.#inFlight++;
+    try {
+      return await this.handle.runCoroutineThreadsafe(name, ...args);
+    } finally {
+      this.#settled();
+    }
   }
 
   /**
@@ -204,7 +211,41 @@ export class LoopThread<M = ExposedModule> implements AsyncDisposable {
    */
   async callWith<K extends ExposedName<M>>(options: CallOptions, name: K, ...args: CallArgs<M, K>): Promise<CallResult<M, K>> {
     checkCallOptions(options);
-    return await awaitCall(this.handle.runCoroutineThreadsafe(name, ...args), options, name, this.threadName);
+    this.#inFlight++;
+    try {
+      return await awaitCall(this.handle.runCoroutineThreadsafe(name, ...args), options, name, this.threadName);
+    } finally {
+      this.#settled();
+    }
+  }
+
+  /**
+   * Calls made with `call`/`callWith` that have not settled yet (a pool routes on it). Calls
+   * made on `handle` directly are not counted.
+   */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Resolves once no call made with `call`/`callWith` is in flight (at once when none is). */
+  whenIdle(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.#idleWaiters ??= []).push(resolve));
+  }
+
+  #settled(): void {
+    if (--this.#inFlight !== 0 || this.#idleWaiters === null) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = null;
+    for (const wake of waiters) wake();
+  }
+
+  /**
+   * What the thread died of once it has exited: the error it threw at top level, or Node's
+   * `ERR_WORKER_OUT_OF_MEMORY`; `undefined` while it runs and after a clean exit.
+   */
+  get exitCause(): unknown {
+    return this.#error;
   }
 
   /** A typed comlink proxy of the object the thread exposed with `exposeObject`. */
