@@ -220,13 +220,13 @@ describe("spawnLoopPool's options", () => {
       [{ module: tasks, size: 0 }, RangeError, /`options\.size`/],
       [{ module: tasks, size: 1.5 }, TypeError, /`options\.size`/],
       [{ module: tasks, name: "" }, TypeError, /`options\.name`/],
-      [{ module: tasks, sise: 2 }, TypeError, /unknown option `sise`/],
+      [{ module: tasks, sise: 2 }, TypeError, /unknown option `options.sise`/],
       [{ module: tasks, restart: true }, TypeError, /`options\.restart`/],
       [{ module: tasks, restart: { maxRestarts: -1 } }, RangeError, /`options\.restart\.maxRestarts`/],
       [{ module: tasks, restart: { withinMs: 0 } }, RangeError, /`options\.restart\.withinMs`/],
       [{ module: tasks, restart: { backoffMs: [50, 10] } }, RangeError, /`options\.restart\.backoffMs`/],
       [{ module: tasks, restart: { backoffMs: 10 } }, TypeError, /`options\.restart\.backoffMs`/],
-      [{ module: tasks, restart: { retries: 1 } }, TypeError, /unknown option `retries`/],
+      [{ module: tasks, restart: { retries: 1 } }, TypeError, /unknown option `options.restart.retries`/],
     ];
     for (const [options, cls, message] of bad) {
       const err = await caught(spawnLoopPool(options as Parameters<typeof spawnLoopPool>[0]));

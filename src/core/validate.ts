@@ -140,11 +140,11 @@ export function isThenable(value: unknown): value is PromiseLike<unknown> {
  * Options objects are closed: a key `what` does not know is a TypeError naming it (a misspelt
  * option would otherwise be ignored without a word).
  */
-export function checkKnownOptions(what: string, options: object, known: readonly string[]): void {
+export function checkKnownOptions(what: string, options: object, known: readonly string[], name = "options"): void {
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       throw new TypeError(
-        `${what} got an unknown option \`options.${key}\`; it takes ${known.map((k) => `\`${k}\``).join(", ")}`,
+        `${what} got an unknown option \`${name}.${key}\`; it takes ${known.map((k) => `\`${k}\``).join(", ")}`,
       );
     }
   }

@@ -68,7 +68,7 @@ function checkRestart(value: unknown): RestartPolicy | null {
   if (value === false) return null;
   if (value === undefined) value = {};
   if (typeof value !== "object" || value === null) throw typeError("options.restart", "false or an object of restart options", value);
-  checkKnownOptions("spawnLoopPool() options.restart", value, RESTART_OPTIONS);
+  checkKnownOptions("spawnLoopPool()", value, RESTART_OPTIONS, "options.restart");
   const r = value as RestartOptions;
   const maxRestarts = r.maxRestarts ?? DEFAULT_RESTART.maxRestarts;
   checkInteger("options.restart.maxRestarts", maxRestarts, 0);
