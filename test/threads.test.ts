@@ -65,6 +65,11 @@ describe("loop threads", () => {
     expect((err as RemoteError).remoteName).toBe("LookupError");
     expect((err as RemoteError).threadName).toBe("io-1");
     expect((err as Error).message).toMatch(/noSuchFunction/);
+    // A megabyte of name from another thread is shown by its start: the message stays a line.
+    const long = await untyped.call("x".repeat(1_000_000)).then(() => null, (e: unknown) => e);
+    expect((long as RemoteError).remoteName).toBe("LookupError");
+    expect((long as Error).message).toMatch(/'x{57}\.\.\.'/);
+    expect((long as Error).message.length).toBeLessThan(2_000);
   });
 
   it("an argument that cannot be cloned fails at the call site with a TypeError naming the target", { timeout: 20_000 }, () => {

@@ -193,9 +193,14 @@ export class LoopEndpoint {
   }
 
   #unknownTarget(target: string): LookupError {
-    const names = [...this.exposed.keys()].map((n) => `'${n}'`).join(", ") || "none";
+    // A name comes from another thread and may be anything up to a megabyte long: the message
+    // shows its start and at most 20 of the exposed names, so a log line stays a line.
+    const shown = (name: string): string => `'${name.length > 60 ? `${name.slice(0, 57)}...` : name}'`;
+    const exposed = [...this.exposed.keys()];
+    const more = exposed.length > 20 ? ` and ${exposed.length - 20} more` : "";
+    const names = (exposed.slice(0, 20).map(shown).join(", ") || "none") + more;
     return new LookupError(
-      `No function named '${target}' is exposed on the event loop of thread '${this.mailbox.threadName}' ` +
+      `No function named ${shown(target)} is exposed on the event loop of thread '${this.mailbox.threadName}' ` +
         `(exposed: ${names})`,
       { hint: "Expose it with loop.expose(name, fn), or export it from the module given to spawnLoopThread." },
     );
