@@ -39,10 +39,12 @@ describe("callbacks, time and handles", () => {
 
   it("callSoon/callLater/callAt order (seed scenario)", async () => {
     const log = await runLoop((loop, log) => {
-      loop.callLater(2, () => log.push("later 2"));
+      // Deadlines far apart: callLater reads the clock itself, and on a loaded machine more than a
+      // millisecond can pass between two statements (seen: 'later 2' before 'at 1').
+      loop.callLater(200, () => log.push("later 2"));
       loop.callAt(loop.time() + 1, () => log.push("at 1"));
       loop.callSoon(() => log.push("soon"));
-    }, 20);
+    }, 300);
     expect(log).toEqual(["soon", "at 1", "later 2"]);
   });
 
@@ -240,6 +242,28 @@ describe("callbacks, time and handles", () => {
     });
     loop.close();
     expect(seen).toEqual(["at schedule", "changed later", "changed later", "set inside ctx"]);
+  });
+
+  it("57: a Proxy whose traps throw can be the last argument: it is passed, never inspected", async () => {
+    // The trailing withContext() marker is found by a brand check; instanceof would run the
+    // proxy's getPrototypeOf trap (found by the hostile-arguments fuzz suite through sleep()).
+    const trap = (): never => {
+      throw new Error("trap");
+    };
+    // Only the traps instanceof and a brand check could reach (a promise reads `then` through `get`).
+    const proxy = new Proxy({}, { getPrototypeOf: trap, has: trap, ownKeys: trap, getOwnPropertyDescriptor: trap });
+    const loop = newEventLoop();
+    const got = await loop.runUntilComplete(async () => {
+      const passed = await new Promise<unknown>((resolve) => loop.callSoon((value: unknown) => resolve([value]), proxy));
+      const slept = await sleep(0.001, proxy);
+      const fut = loop.createFuture();
+      expect(() => fut.addDoneCallback(() => undefined, proxy as never)).toThrow(TypeError);
+      fut.cancel();
+      return [passed, slept];
+    });
+    loop.close();
+    expect((got[0] as unknown[])[0] === proxy).toBe(true);
+    expect(got[1] === proxy).toBe(true);
   });
 
   it("57: Handle.getContext() shows what the callback set in its context", async () => {

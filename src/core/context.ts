@@ -277,9 +277,18 @@ export class ContextVar<T> {
 /** The marker a trailing `withContext(ctx)` argument leaves; the loop pops it off `args`. */
 export class ContextMarker {
   readonly context: Context;
+  readonly #marker = true;
   /** @internal */
   constructor(context: Context) {
     this.context = context;
+  }
+
+  /**
+   * @internal Whether `value` is a marker. A brand check, not `instanceof`: the value is any
+   * callback argument, and `instanceof` on a Proxy runs its getPrototypeOf trap (which may throw).
+   */
+  static is(value: unknown): value is ContextMarker {
+    return typeof value === "object" && value !== null && #marker in value;
   }
 }
 

@@ -184,7 +184,7 @@ export class Future<T = unknown> implements PromiseLike<T> {
    */
   addDoneCallback(cb: (future: this) => unknown, context?: ContextMarker): void {
     checkFunction("cb", cb);
-    if (context !== undefined && !(context instanceof ContextMarker)) {
+    if (context !== undefined && !ContextMarker.is(context)) {
       throw typeError("context", "a marker from withContext(ctx)", context);
     }
     const ctx = context === undefined ? null : context.context;

@@ -167,7 +167,7 @@ export function sliceArguments(args: IArguments, from: number): unknown[] {
 /** A trailing `withContext(ctx)` in a callback's arguments: taken off and returned; else null. */
 function takeContextMarker(args: unknown[] | null): ContextMarker | null {
   const last = args !== null ? args[args.length - 1] : undefined;
-  if (!(last instanceof ContextMarker)) return null;
+  if (!ContextMarker.is(last)) return null;
   (args as unknown[]).pop();
   return last;
 }
