@@ -60,8 +60,8 @@ function taskNodes(loop: LoopSnapshot): Node[] {
 
 function loopNode(loop: LoopSnapshot): Node {
   const n = loop.tasks.length;
-  const id = loop.loopId === null ? "" : ` ${loop.loopId}`;
-  return { label: `loop${id} ${loop.state}, ${n} ${n === 1 ? "task" : "tasks"}`, children: taskNodes(loop) };
+  // The loop's id is for matching (snapshot.threads[i].loops[j].loopId); the tree shows the state.
+  return { label: `loop ${loop.state}, ${n} ${n === 1 ? "task" : "tasks"}`, children: taskNodes(loop) };
 }
 
 function threadNode(thread: ThreadSnapshot, childrenOf: Map<number | null, ThreadSnapshot[]>, seen: Set<number>): Node {
