@@ -244,3 +244,17 @@ describe("captureCallGraph", () => {
 function idOf(text: string): string {
   return /id=(\d+)/.exec(text)?.[1] ?? "?";
 }
+
+describe("captureCallGraph of a call into the thread's own loop", () => {
+  it("names the target and the thread, without a call id", async () => {
+    await run(async () => {
+      const loop = getRunningLoop();
+      loop.expose("nap", async () => sleep(10_000));
+      const caller = createTask(async function caller() { return loop.handle.runCoroutineThreadsafe("nap"); }, { name: "caller" });
+      await settle();
+      expect(stack(captureCallGraph(caller))).toEqual(["nap() in thread 'MainThread'", "async caller()"]);
+      caller.cancel();
+      await caller.catch(() => undefined);
+    });
+  });
+});

@@ -11,7 +11,8 @@ let onFirstLoop: (() => void) | null = null;
 
 /** @internal the thread layer's hook: called when this thread's first loop starts running. */
 export function setFirstLoopHook(hook: () => void): void {
-  onFirstLoop = hook;
+  if (loops.length > 0) hook();
+  else onFirstLoop = hook;
 }
 
 /** @internal called by `runForever`. */

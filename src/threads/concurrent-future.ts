@@ -70,7 +70,9 @@ class Follower<T> extends Future<T> {
 }
 
 function describeCall(ref: CallRef): string {
-  return `${ref.target}() in thread ${pyStr(ref.threadName)} (call ${ref.id})`;
+  // A call into this thread's own loop (the loop's local handle) goes through no channel: no call id.
+  const viaChannel = typeof (ref.canceller as { control?: unknown } | null)?.control === "object";
+  return `${ref.target}() in thread ${pyStr(ref.threadName)}${viaChannel ? ` (call ${ref.id})` : ""}`;
 }
 
 /** @internal the remote call a loop future stands for, when it is a ConcurrentFuture's follower. */

@@ -113,7 +113,8 @@ export interface SnapshotThreadsOptions {
 interface ChildInfo {
   readonly threadId: number;
   readonly threadName: string;
-  readonly state: LoopStateName;
+  /** Null for a thread named as the starter of another: its loop's state is not known there. */
+  readonly state: LoopStateName | null;
 }
 
 /** What a thread sends back. */
@@ -243,7 +244,7 @@ function named(reports: Map<number, ThreadReport>): Map<number, ChildInfo & { pa
     for (const child of report.children) names.set(child.threadId, { ...child, parent: report.threadId });
     const parent = report.parentThreadId;
     if (parent !== null && !names.has(parent)) {
-      names.set(parent, { threadId: parent, threadName: parent === 0 ? "MainThread" : `Worker-${parent}`, state: "running", parent: null });
+      names.set(parent, { threadId: parent, threadName: parent === 0 ? "MainThread" : `Worker-${parent}`, state: null, parent: null });
     }
   }
   return names;
