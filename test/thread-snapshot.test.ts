@@ -34,8 +34,12 @@ describe("snapshotThreads", () => {
       await run(async () => {
         // main -> b.relay -> c.resize: two cross-thread edges, the second between two workers.
         const caller = createTask(async function caller() { return b.call("relay", c.handle, 60_000); }, { name: "caller" });
-        await sleep(200);
-        const snapshot = await snapshotThreads({ timeout: 5_000 });
+        // Until both calls have arrived (a loaded machine may take a while).
+        let snapshot = await snapshotThreads({ timeout: 5_000 });
+        for (let i = 0; i < 100 && !tasksOf(snapshot.threads.find((t) => t.threadName === "img-c")).some((t) => t.name === "resize"); i++) {
+          await sleep(50);
+          snapshot = await snapshotThreads({ timeout: 5_000 });
+        }
         const main = snapshot.threads.find((t) => t.threadName === "MainThread");
         const tb = snapshot.threads.find((t) => t.threadName === "relay-b");
         const tc = snapshot.threads.find((t) => t.threadName === "img-c");
@@ -70,10 +74,10 @@ describe("snapshotThreads", () => {
 
   it("lists a thread stuck in synchronous code as not answering", async () => {
     const stuck = await spawnLoopThread<typeof Tasks>({ name: "stuck", module: tasks });
-    const flag = new Int32Array(new SharedArrayBuffer(4));
+    const flag = new Int32Array(new SharedArrayBuffer(8));
     try {
       stuck.handle.callSoonThreadsafe("block", flag);
-      await delay(100);
+      for (let i = 0; i < 1_000 && Atomics.load(flag, 1) === 0; i++) await delay(10);
       const snapshot = await snapshotThreads({ timeout: 300 });
       const thread = snapshot.threads.find((t) => t.threadId === stuck.threadId);
       expect(thread).toMatchObject({ threadName: "stuck", answered: false, loops: [] });
@@ -108,6 +112,8 @@ describe("installDumpOnSignal", () => {
   it("prints the threads to stderr on SIGUSR2", async () => {
     const script = fileURLToPath(new URL("../dist/test/fixtures/dump-on-signal.js", import.meta.url));
     const child = spawn(process.execPath, [script], { stdio: ["ignore", "pipe", "pipe"] });
+    // Nothing hangs: a child that never prints is killed (and the test fails on its exit code).
+    const guard = setTimeout(() => child.kill("SIGKILL"), 20_000);
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
@@ -118,6 +124,7 @@ describe("installDumpOnSignal", () => {
       stderr += chunk;
     });
     const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+    clearTimeout(guard);
     expect(code).toBe(0);
     expect(stderr).toContain("multiloop: SIGUSR2 at");
     expect(stderr).toContain("MainThread [thread 0]");
