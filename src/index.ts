@@ -70,6 +70,10 @@ export type { AsCompletedOptions } from "./tasks/as-completed.js";
 export { Timeout, timeout, timeoutAt } from "./tasks/timeouts.js";
 export { TaskGroup, taskGroup } from "./tasks/task-group.js";
 
+// Introspection (Python 3.14's asyncio graph module)
+export { captureCallGraph, formatCallGraph, printCallGraph } from "./core/call-graph.js";
+export type { FrameCallGraphEntry, FutureCallGraph } from "./core/call-graph.js";
+
 // Context variables
 export { Context, ContextMarker, ContextVar, Token, copyContext, withContext } from "./core/context.js";
 export type { ContextVarOptions } from "./core/context.js";
@@ -109,6 +113,12 @@ export { ThreadLock } from "./threads/thread-lock.js";
 export type { ThreadAcquireOptions, ThreadLockData } from "./threads/thread-lock.js";
 export { ThreadSemaphore } from "./threads/thread-semaphore.js";
 export type { ThreadSemaphoreData } from "./threads/thread-semaphore.js";
+
+// What every loop is doing
+export { snapshotThreads } from "./threads/thread-snapshot.js";
+export type { LoopSnapshot, LoopStateName, SnapshotThreadsOptions, TaskRef, TaskSnapshot, ThreadSnapshot, ThreadsSnapshot } from "./threads/thread-snapshot.js";
+export { formatThreads } from "./threads/format-threads.js";
+export { installDumpOnSignal } from "./threads/dump-signal.js";
 
 // ---- Networking and processes ----
 export {

@@ -62,7 +62,7 @@ describe("npm run bench -- --tiny", () => {
   it("runs every scenario of every module in dist/bench/scenarios, without errors", async () => {
     const modules = (await readdir(SCENARIO_DIR)).filter((f) => f.endsWith(".js"));
     expect(new Set(report.scenarios.map((s) => s.module))).toEqual(new Set(modules));
-    for (const id of ["single.callSoon", "single.callLater", "single.gather", "single.sleep0", "single.handoff", "threads.encode", "memory.soak"]) {
+    for (const id of ["single.callSoon", "single.callLater", "single.gather", "single.sleep0", "single.handoff", "threads.encode", "memory.soak", "introspection.snapshot"]) {
       expect(report.scenarios.map((s) => s.id)).toContain(id);
     }
     for (const prefix of ["sync.", "threads.", "memory.", "asyncio.", "service."]) {

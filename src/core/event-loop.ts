@@ -40,6 +40,7 @@ import { channels, debugLogEnabled, debugThread, logger, loopStarted, loopStoppe
 import { ReadyQueue } from "./ready-queue.js";
 import { kLogDestroyPending, kMailbox, kSchedule, kScheduleCall, kStepBegin, kStepEnd } from "./symbols.js";
 import { kTaskAdd, kTaskDone, kTasks, kUnretrieved, kWake } from "./symbols.js";
+import { noteLoop } from "./loop-registry.js";
 import { Task, checkCoroutine, checkTaskOptions, constructTask, type Coroutine, type TaskOptions } from "./task.js";
 import { TimerHeap } from "./timer-heap.js";
 import { checkTime, isThenable, rangeError, typeError } from "./validate.js";
@@ -133,6 +134,7 @@ export class EventLoop {
     this.#running = true;
     state.runningLoop = this;
     this.#inbox?.start();
+    noteLoop(this);
     loopStarted(this);
     const frame: Frame = { loop: this, task: null, ctx: null, data: currentData() };
     try {

@@ -20,6 +20,7 @@ import { kRun, type Runnable } from "./handle.js";
 import { DoneCallback, Wakeup, type AwaitingTask } from "./future-callbacks.js";
 import { LazyPromise } from "./lazy-promise.js";
 import {
+  kCallbacksOf,
   kCancelInternal,
   kFutWaiter,
   kGatherStamp,
@@ -32,6 +33,8 @@ import {
   kSetResult,
   kStepEnd,
   kUnretrieved,
+  kWaitInfo,
+  kWaitsFor,
   kYieldOnce,
 } from "./symbols.js";
 import { checkFunction, readOptions, typeError } from "./validate.js";
@@ -400,6 +403,30 @@ export class Future<T = unknown> implements PromiseLike<T> {
   /** Something to cancel along with the future (the timer behind `sleep`). */
   [kOnCancel](target: { cancel(): void }): void {
     this.#more().onCancel = target;
+  }
+
+  /**
+   * @internal Records what this waiter future waits for (a Queue, a Lock, the inner future of a
+   * shield), for the call graph. It costs one store and no memory: a pending future's result slot
+   * is empty (only sleep(0)'s one-iteration yield keeps a result there, and is left alone), and
+   * setting the outcome overwrites it.
+   */
+  [kWaitsFor](owner: object): void {
+    if (this.#state === PENDING) this.#result = owner;
+  }
+
+  /** @internal What the call graph can tell about this pending future: its timer, or what it waits for. */
+  [kWaitInfo](): unknown {
+    if ((this.#state & STATE_MASK) !== PENDING) return undefined;
+    const onCancel = this.#extra?.onCancel ?? null;
+    if (onCancel !== null) return onCancel;
+    return this.#state === PENDING ? this.#result : undefined;
+  }
+
+  /** @internal The callbacks and wake-ups waiting for this future (for the call graph). */
+  [kCallbacksOf](): readonly Runnable[] {
+    const cbs = this.#callbacks;
+    return cbs === null ? [] : Array.isArray(cbs) ? cbs : [cbs];
   }
 
   /** Whether an exception is set that nobody retrieved (used by the loop's close-time report). */

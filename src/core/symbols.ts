@@ -32,3 +32,10 @@ export const kMailbox = Symbol("multiloop.mailbox");
 export const kWake = Symbol("multiloop.wake");
 export const kData = Symbol("multiloop.contextData");
 export const kScheduleCall = Symbol("multiloop.scheduleCall");
+// Call-graph introspection (call-graph.ts): read only when a graph is captured, never on a fast path.
+export const kWaitsFor = Symbol("multiloop.waitsFor");
+export const kWaitInfo = Symbol("multiloop.waitInfo");
+export const kCallbacksOf = Symbol("multiloop.callbacksOf");
+export const kDescribeWait = Symbol("multiloop.describeWait");
+export const kAwaiterOf = Symbol("multiloop.awaiterOf");
+export const kCallGraphParts = Symbol("multiloop.callGraphParts");

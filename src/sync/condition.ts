@@ -12,6 +12,7 @@ import { CancelledError, RuntimeError } from "../core/errors.js";
 import type { EventLoop } from "../core/event-loop.js";
 import type { Future } from "../core/future.js";
 import { Lock, RESOLVED_TRUE, RESOLVED_VOID, holding } from "./lock.js";
+import { kDescribeWait, kWaitsFor } from "../core/symbols.js";
 import { bindLoop } from "./loop-bound.js";
 import { checkFunction, checkInteger, isInstance, typeError } from "../core/validate.js";
 
@@ -88,6 +89,7 @@ export class Condition implements AsyncDisposable {
       let failed = false;
       let failure: unknown;
       this.#waiters.add(fut);
+      fut[kWaitsFor](this);
       try {
         await fut;
       } catch (err) {
@@ -178,6 +180,11 @@ export class Condition implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     this.#lock.release();
     return RESOLVED_VOID;
+  }
+
+  /** @internal what a task waiting in `wait()` waits for (see core/call-graph.ts). */
+  [kDescribeWait](): string {
+    return `${this.constructor.name}.wait() on ${this.toString()}`;
   }
 
   toString(): string {

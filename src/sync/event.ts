@@ -8,6 +8,7 @@ import { inspect } from "node:util";
 import type { EventLoop } from "../core/event-loop.js";
 import type { Future } from "../core/future.js";
 import { RESOLVED_TRUE, rejected } from "./lock.js";
+import { kDescribeWait, kWaitsFor } from "../core/symbols.js";
 import { bindLoop } from "./loop-bound.js";
 
 /**
@@ -67,6 +68,7 @@ export class Event {
       return rejected(err as Error);
     }
     this.#waiters.add(fut);
+    fut[kWaitsFor](this);
     return fut.then(
       () => {
         this.#waiters.delete(fut);
@@ -77,6 +79,11 @@ export class Event {
         throw err;
       },
     );
+  }
+
+  /** @internal what a task waiting in `wait()` waits for (see core/call-graph.ts). */
+  [kDescribeWait](): string {
+    return `${this.constructor.name}.wait() on ${this.toString()}`;
   }
 
   toString(): string {

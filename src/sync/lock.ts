@@ -16,6 +16,7 @@ import type { EventLoop } from "../core/event-loop.js";
 import type { Future } from "../core/future.js";
 import { bindLoop } from "./loop-bound.js";
 import { checkFunction, isThenable } from "../core/validate.js";
+import { kDescribeWait, kWaitsFor } from "../core/symbols.js";
 
 /** @internal shared results of the fast paths: resolved promises are immutable, so one serves all. */
 export const RESOLVED_TRUE: Promise<true> = Promise.resolve(true);
@@ -119,6 +120,7 @@ export class Lock implements AsyncDisposable {
       return rejected(err as Error);
     }
     (this.#waiters ??= new Set()).add(fut);
+    fut[kWaitsFor](this);
     return fut.then(
       () => this.#acquired(fut),
       (err: unknown) => this.#acquireFailed(fut, err),
@@ -207,6 +209,11 @@ export class Lock implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     this.release();
     return RESOLVED_VOID;
+  }
+
+  /** @internal what a task waiting in `acquire()` waits for (see core/call-graph.ts). */
+  [kDescribeWait](): string {
+    return `Lock.acquire() on ${this.toString()}`;
   }
 
   toString(): string {

@@ -20,7 +20,9 @@ import type { Future } from "../core/future.js";
 import { RESOLVED_VOID, rejected } from "./lock.js";
 import { bindLoop } from "./loop-bound.js";
 import { PriorityHeap, naturalOrder, type Compare } from "./priority-heap.js";
-import { readOptions, typeError } from "../core/validate.js";
+import { checkString, readOptions, typeError } from "../core/validate.js";
+import { pyStr } from "../core/format.js";
+import { kDescribeWait, kWaitsFor } from "../core/symbols.js";
 
 /**
  * Options of `Queue` and `LifoQueue`.
@@ -35,6 +37,8 @@ export interface QueueOptions {
    * @default 0
    */
   maxsize?: number;
+  /** A name for the queue, shown where a task waits on it (`captureCallGraph`, `snapshotThreads`). */
+  name?: string;
 }
 
 /**
@@ -165,6 +169,7 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
   readonly #finished = new Event();
   #shutdown = false;
   #loop: EventLoop | null = null;
+  readonly #name: string | undefined;
 
   static {
     installStore = (queue, store) => {
@@ -178,6 +183,8 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
     if (typeof maxsize !== "number" || Number.isNaN(maxsize)) {
       throw typeError("options.maxsize", "a number (0 or less for unbounded)", maxsize);
     }
+    if (options.name !== undefined) checkString("options.name", options.name);
+    this.#name = options.name;
     this.#maxsize = maxsize;
     this.#limit = maxsize > 0 ? maxsize : Infinity;
     this.#items = new FifoStore<T>();
@@ -231,6 +238,7 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
   #putWait(item: T): Promise<void> {
     if (this.#shutdown) throw new QueueShutDown();
     const putter = this.#bind().createFuture<void>();
+    putter[kWaitsFor](this);
     this.#putters.push(putter);
     return putter.then(
       () => this.#putWoken(item),
@@ -289,6 +297,7 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
   #getWait(): Promise<T> {
     if (this.#shutdown) throw new QueueShutDown();
     const getter = this.#bind().createFuture<void>();
+    getter[kWaitsFor](this);
     this.#getters.push(getter);
     return getter.then(
       () => this.#getWoken(),
@@ -387,6 +396,13 @@ export class Queue<T = unknown> implements AsyncIterable<T, undefined, undefined
   /** Gets items until the queue is shut down and empty (`QueueShutDown` ends the loop). */
   [Symbol.asyncIterator](): AsyncIterableIterator<T, undefined, undefined> {
     return new QueueIterator(this);
+  }
+
+  /** @internal what a task waiting in `get()` or `put()` waits for (see core/call-graph.ts). */
+  [kDescribeWait](fut: Future<unknown>): string {
+    const what = this.#getters.toArray().includes(fut as Future<void>) ? "get()" : "put()";
+    if (this.#name === undefined) return `${this.constructor.name}.${what} on ${this.toString()}`;
+    return `${this.constructor.name}.${what} on ${this.constructor.name} ${pyStr(this.#name)} (${this.#items.length} items)`;
   }
 
   toString(): string {

@@ -12,6 +12,7 @@ import { CancelledError } from "../core/errors.js";
 import type { EventLoop } from "../core/event-loop.js";
 import type { Future } from "../core/future.js";
 import { RESOLVED_TRUE, RESOLVED_VOID, allCancelled, holding, rejected } from "./lock.js";
+import { kDescribeWait, kWaitsFor } from "../core/symbols.js";
 import { bindLoop } from "./loop-bound.js";
 import { typeError } from "../core/validate.js";
 
@@ -82,6 +83,7 @@ export class Semaphore implements AsyncDisposable {
       return rejected(err as Error);
     }
     (this.#waiters ??= new Set()).add(fut);
+    fut[kWaitsFor](this);
     return fut.then(
       () => this.#acquired(fut),
       (err: unknown) => this.#acquireFailed(fut, err),
@@ -157,6 +159,11 @@ export class Semaphore implements AsyncDisposable {
     makeBounded = (sem) => {
       sem.#bound = sem.#value;
     };
+  }
+
+  /** @internal what a task waiting in `acquire()` waits for (see core/call-graph.ts). */
+  [kDescribeWait](): string {
+    return `${this.constructor.name}.acquire() on ${this.toString()}`;
   }
 
   toString(): string {

@@ -5,7 +5,7 @@ import { CancelledError } from "../core/errors.js";
 import type { EventLoop, Awaitable } from "../core/event-loop.js";
 import { Future, isFuture } from "../core/future.js";
 import { getEventLoop } from "../core/policy.js";
-import { kGatherStamp, kLogDestroyPending, kMakeCancelled, kMarkRetrieved } from "../core/symbols.js";
+import { kCallGraphParts, kDescribeWait, kGatherStamp, kLogDestroyPending, kMakeCancelled, kMarkRetrieved } from "../core/symbols.js";
 import { Task } from "../core/task.js";
 import { ensureFuture } from "../core/tasks.js";
 import { types } from "node:util";
@@ -50,6 +50,17 @@ class GatheringFuture<T> extends Future<T> {
     // If a child swallows the cancel, the outer still ends with CancelledError (asyncio).
     if (cancelledAny) this.cancelRequested = true;
     return cancelledAny;
+  }
+
+  /** @internal the children, for the call graph (core/call-graph.ts). */
+  [kCallGraphParts](): Iterable<Future<unknown>> {
+    return this.#children;
+  }
+
+  /** @internal */
+  [kDescribeWait](): string {
+    const done = this.#children.filter((child) => child.done()).length;
+    return `gather() of ${this.#children.length} (${done} done)`;
   }
 }
 

@@ -3,7 +3,7 @@
  */
 import type { Awaitable, ExceptionContext } from "../core/event-loop.js";
 import { type Future } from "../core/future.js";
-import { kMarkRetrieved } from "../core/symbols.js";
+import { kMarkRetrieved, kWaitsFor } from "../core/symbols.js";
 import { ensureFuture } from "../core/tasks.js";
 
 /** The class name of a thrown value, as Python's `exc.__class__.__name__` (never throws). */
@@ -50,6 +50,8 @@ export function shield<T>(aw: Awaitable<T> | (() => T | PromiseLike<T>)): Future
   const inner = ensureFuture(aw);
   if (inner.done()) return inner;
   const outer = inner.getLoop().createFuture<T>();
+  // The call graph shows the inner future as what the shield waits for.
+  outer[kWaitsFor](inner);
 
   const onInnerDone = (f: Future<T>): void => {
     if (outer.cancelled()) return;

@@ -12,7 +12,7 @@ import type { EventLoop } from "../core/event-loop.js";
 import type { Future } from "../core/future.js";
 import { getRunningLoop } from "../core/policy.js";
 import { cancellationOf, type Coroutine, type Task, type TaskOptions } from "../core/task.js";
-import { kMarkRetrieved } from "../core/symbols.js";
+import { kAwaiterOf, kDescribeWait, kMarkRetrieved, kWaitsFor } from "../core/symbols.js";
 import { currentTask } from "../core/tasks.js";
 import { checkFunction } from "../core/validate.js";
 
@@ -38,6 +38,22 @@ export class TaskGroup {
   #cancelOnEnter = false;
 
   /** Starts `coro` as a task of this group (on the group's loop). */
+  constructor() {
+    // The call graph shows the parent task as the awaiter of every task of the group (asyncio's
+    // TaskGroup adds it to each task's awaited_by); it finds the group through the done callback.
+    (this.#onTaskDone as unknown as Record<symbol, unknown>)[kAwaiterOf] = this;
+  }
+
+  /** @internal the task that runs the group's block (for the call graph). */
+  [kAwaiterOf](): Task<unknown> | null {
+    return this.#parentTask;
+  }
+
+  /** @internal what the parent task waits for at the end of the block (for the call graph). */
+  [kDescribeWait](): string {
+    return `TaskGroup end of block, ${this.#tasks.size} tasks left`;
+  }
+
   createTask<T>(coro: Coroutine<T>, options?: TaskOptions): Task<T> {
     if (!this.#entered) throw new RuntimeError(`TaskGroup ${this.toString()} has not been entered`);
     if (this.#exiting && this.#tasks.size === 0) throw new RuntimeError(`TaskGroup ${this.toString()} is finished`);
@@ -93,7 +109,10 @@ export class TaskGroup {
 
     let pendingCancellation: CancelledError | null = null;
     while (this.#tasks.size > 0) {
-      this.#onCompleted ??= (this.#loop as EventLoop).createFuture<boolean>();
+      if (this.#onCompleted === null) {
+        this.#onCompleted = (this.#loop as EventLoop).createFuture<boolean>();
+        this.#onCompleted[kWaitsFor](this);
+      }
       try {
         await this.#onCompleted;
       } catch (err) {

@@ -16,7 +16,7 @@
  * If B's thread dies or its loop closes, the ports close, and every future still pending on a
  * closed port is rejected (`ThreadExitError` or "Event loop is closed"): nothing hangs.
  */
-import type { MessagePort, Transferable } from "node:worker_threads";
+import { threadId, type MessagePort, type Transferable } from "node:worker_threads";
 import { ConcurrentFuture, kSettle, kTarget, type RemoteCanceller, type SettleKind } from "./concurrent-future.js";
 import { encodeSpecials, scanValue } from "./crossing.js";
 import { decodeSpecials } from "./crossing-decode.js";
@@ -34,6 +34,7 @@ import {
   OP_DEFINE,
   OP_DETACH,
   OP_FIELDS,
+  OP_FROM,
   OP_RUN,
   OP_WRAP,
   REPLY_FIELDS,
@@ -105,7 +106,7 @@ export class Channel implements RemoteCanceller {
    * that needed them, so a job's first call still leaves at once (and its effects are ordered
    * before whatever the caller does next, as with asyncio's `call_soon_threadsafe`).
    */
-  #definitions: unknown[] | null = null;
+  #definitions: unknown[] | null = [OP_FROM, threadId];
   /**
    * Calls waiting for an answer, by call id: the id is a slot number, reused once the loop has
    * answered (an array lookup instead of a Map insert and delete per call, which cost more than

@@ -12,8 +12,8 @@ import { CancelledError, InvalidStateError } from "../core/errors.js";
 import { runningLoopOrNull } from "../core/frame.js";
 import type { EventLoop } from "../core/event-loop.js";
 import { Future, type FutureOptions } from "../core/future.js";
-import { kCancelInternal } from "../core/symbols.js";
-import { errorRepr, shortRepr } from "../core/format.js";
+import { kCancelInternal, kDescribeWait } from "../core/symbols.js";
+import { errorRepr, pyStr, shortRepr } from "../core/format.js";
 import { checkFunction } from "../core/validate.js";
 
 type State = "pending" | "finished" | "failed" | "cancelled";
@@ -21,6 +21,16 @@ type State = "pending" | "finished" | "failed" | "cancelled";
 export const kSettle = Symbol("multiloop.settleConcurrent");
 /** @internal the name of the target the call runs. */
 export const kTarget = Symbol("multiloop.concurrentTarget");
+/** @internal see `followedCall`. */
+export const kCallRefOf = Symbol("multiloop.callRefOf");
+
+/** @internal What the call graph needs to know about a call: the remote side's id for it, and who sent it. */
+export interface CallRef {
+  readonly id: number;
+  readonly target: string;
+  readonly threadName: string;
+  readonly canceller: RemoteCanceller | null;
+}
 
 /** How the remote side answered: `payload` is the value, the error, or the cancel message. */
 export type SettleKind = "finished" | "failed" | "cancelled";
@@ -47,6 +57,27 @@ class Follower<T> extends Future<T> {
     this.#source.cancel();
     return true;
   }
+
+  /** @internal */
+  get source(): ConcurrentFuture<T> {
+    return this.#source;
+  }
+
+  /** @internal what the awaiting task waits for (see core/call-graph.ts). */
+  [kDescribeWait](): string {
+    return describeCall(this.#source[kCallRefOf]());
+  }
+}
+
+function describeCall(ref: CallRef): string {
+  // A call into this thread's own loop (the loop's local handle) goes through no channel: no call id.
+  const viaChannel = typeof (ref.canceller as { control?: unknown } | null)?.control === "object";
+  return `${ref.target}() in thread ${pyStr(ref.threadName)}${viaChannel ? ` (call ${ref.id})` : ""}`;
+}
+
+/** @internal the remote call a loop future stands for, when it is a ConcurrentFuture's follower. */
+export function followedCall(fut: Future<unknown>): CallRef | null {
+  return fut instanceof Follower ? (fut.source as ConcurrentFuture<unknown>)[kCallRefOf]() : null;
 }
 
 /**
@@ -83,6 +114,11 @@ export class ConcurrentFuture<T> implements PromiseLike<T> {
   /** @internal */
   get [kTarget](): string {
     return this.#target;
+  }
+
+  /** @internal see `followedCall`. */
+  [kCallRefOf](): CallRef {
+    return { id: this.#id, target: this.#target, threadName: this.#threadName, canceller: this.#canceller };
   }
 
   done(): boolean {

@@ -26,6 +26,7 @@ import {
   OP_DEFINE,
   OP_DETACH,
   OP_FIELDS,
+  OP_FROM,
   OP_RUN,
   OP_STOP,
   OP_WRAP,
@@ -70,6 +71,14 @@ interface SenderState {
    * the most calls the sender had in flight at once.
    */
   readonly tasks: Array<Task<unknown> | undefined>;
+  /** The sender's thread id (OP_FROM, sent once per channel); -1 until known. */
+  threadId: number;
+}
+
+/** @internal the call a task runs for another thread: who sent it and the sender's id for it. */
+export function servedCall(task: Task<unknown>): { fromThreadId: number; callId: number } | null {
+  if (!(task instanceof RemoteCallTask) || task.sender === null) return null;
+  return { fromThreadId: task.sender.threadId, callId: task.callId };
 }
 
 export class LoopEndpoint {
@@ -99,7 +108,7 @@ export class LoopEndpoint {
 
   #sender(port: MessagePort): SenderState {
     let sender = this.#senders.get(port);
-    if (sender === undefined) this.#senders.set(port, (sender = { targets: [], tasks: [] }));
+    if (sender === undefined) this.#senders.set(port, (sender = { targets: [], tasks: [], threadId: -1 }));
     return sender;
   }
 
@@ -164,6 +173,9 @@ export class LoopEndpoint {
         break;
       case OP_WRAP:
         exposeOnPort(this, batch[i + 1] as MessagePort);
+        break;
+      case OP_FROM:
+        if (typeof batch[i + 1] === "number") sender.threadId = batch[i + 1] as number;
         break;
       case OP_DEFINE: {
         const id = batch[i + 1];

@@ -1,7 +1,7 @@
 /**
  * Loop threads: worker threads that each run their own event loop and expose functions to others.
  */
-import { Worker, type SHARE_ENV, type ResourceLimits } from "node:worker_threads";
+import { Worker, threadId, type SHARE_ENV, type ResourceLimits } from "node:worker_threads";
 import { isAbsolute } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ThreadExitError } from "../core/errors.js";
@@ -14,6 +14,7 @@ import type { Remote } from "./remote-types.js";
 import type { CallArgs, CallOptions, CallResult, ExposedModule, ExposedName } from "./exposed-types.js";
 import { awaitCall, checkCallOptions } from "./call-options.js";
 import { debugThread } from "../core/log.js";
+import { PARENT_THREAD_KEY, trackLoopThread } from "./thread-snapshot.js";
 
 export interface SpawnLoopThreadOptions {
   /** The thread's name: `currentThreadName()` inside it, and in errors. Default `Worker-<threadId>`. */
@@ -80,7 +81,7 @@ export async function spawnLoopThread<M = ExposedModule>(options: SpawnLoopThrea
   options = readOptions("options", options);
   if (options.name !== undefined) checkString("options.name", options.name);
   const module = options.module === undefined ? null : moduleSpecifier(options.module);
-  const workerData: Record<string, unknown> = { module };
+  const workerData: Record<string, unknown> = { module, [PARENT_THREAD_KEY]: threadId };
   if (options.name !== undefined) workerData[THREAD_NAME_KEY] = options.name;
   const worker = new Worker(workerFile, {
     workerData,
@@ -180,6 +181,7 @@ export class LoopThread<M = ExposedModule> implements AsyncDisposable {
         resolve(code);
       });
     });
+    trackLoopThread(worker.threadId, threadName, control ?? null, this.exited);
   }
 
   /** The Node thread id of the worker. */

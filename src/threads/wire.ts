@@ -16,7 +16,8 @@ export const OP_ATTACH = 4; // port
 export const OP_DETACH = 5;
 export const OP_WRAP = 6; // port
 export const OP_DEFINE = 7; // target id, target name
-export const OP_FIELDS = [5, 6, 3, 1, 2, 1, 2, 3];
+export const OP_FROM = 8; // the sender's thread id, once per channel (for snapshotThreads' cross-thread edges)
+export const OP_FIELDS = [5, 6, 3, 1, 2, 1, 2, 3, 2];
 
 /** A batch goes out once it holds this many operations, so the receiver can start on it. */
 export const MAX_OPS_PER_MESSAGE = 512;
@@ -39,5 +40,6 @@ export type Op =
   | [typeof OP_ATTACH, MessagePort]
   | [typeof OP_DETACH]
   | [typeof OP_WRAP, MessagePort]
-  | [typeof OP_DEFINE, number, string];
+  | [typeof OP_DEFINE, number, string]
+  | [typeof OP_FROM, number];
 export type ReplyKind = typeof R_OK | typeof R_ERROR | typeof R_CANCELLED;
