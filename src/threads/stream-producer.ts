@@ -1,0 +1,289 @@
+/**
+ * The producing side of a stream across threads: reads an async iterable in this thread and sends
+ * its items to the consumer's port, within the credit the consumer gave (stream-wire.ts).
+ *
+ * In a loop thread the reading runs as a task of the loop, so closing the stream while the
+ * iterable awaits something cancels that await (the generator sees `CancelledError` there and
+ * its `finally` runs), and the loop shutting down ends the stream as cancelled. Outside a loop
+ * (a client stream sent from plain code) it runs as a plain async function.
+ */
+import type { MessagePort, Transferable } from "node:worker_threads";
+import { CancelledError } from "../core/errors.js";
+import type { Context } from "../core/context.js";
+import type { EventLoop } from "../core/event-loop.js";
+import type { Future } from "../core/future.js";
+import { cancellationOf, type Task } from "../core/task.js";
+import { describeValue } from "../core/validate.js";
+import { encodeSpecials, scanValue } from "./crossing.js";
+import type { SpecialTable } from "./crossing-table.js";
+import { toEnvelope } from "./error-envelope.js";
+import { C_CLOSE, S_CANCELLED, S_CLOSED, S_DONE, S_ERROR, S_ITEMS, isAsyncIterable, type StreamKind } from "./stream-wire.js";
+
+/** What a producer needs to know. */
+export interface ProducerSpec {
+  /** The port to the consumer. */
+  readonly port: MessagePort;
+  /** Items it may send before the consumer gives credit. */
+  readonly credit: number;
+  /** The target's name (or the argument's position, for a client stream), for errors. */
+  readonly target: string;
+  /** This thread's name, for error envelopes. */
+  readonly threadName: string;
+  /** The loop to read in, or null for plain async code. */
+  readonly loop: EventLoop | null;
+}
+
+const CLOSED_BY_CONSUMER = "the stream was closed by its consumer";
+
+class StreamProducer {
+  readonly #spec: ProducerSpec;
+  readonly #port: MessagePort;
+  #credit: number;
+  #batch: unknown[] = [];
+  /** Items sent so far: the index of the next one, for errors naming a bad item. */
+  #sent = 0;
+  #flushQueued = false;
+  /** The consumer asked to close (or is gone). */
+  #closing = false;
+  #finished = false;
+  /** Reading `next()` of the iterable now (a close must cancel that await). */
+  #pulling = false;
+  /** Wakes the read loop waiting for credit or a close. */
+  #wake: (() => void) | null = null;
+  task: Task<void> | null = null;
+  /** An item that cannot cross, met while sending a batch: the stream ends with it. */
+  #failure: { error: unknown } | null = null;
+
+  constructor(spec: ProducerSpec) {
+    this.#spec = spec;
+    this.#port = spec.port;
+    this.#credit = spec.credit;
+    this.#port.on("message", this.#onMessage);
+    this.#port.on("close", this.#onPortClose);
+    // What keeps this thread alive is its loop or its caller, not the stream.
+    this.#port.unref();
+  }
+
+  readonly #onMessage = (message: unknown): void => {
+    if (typeof message !== "number") return;
+    if (message === C_CLOSE) this.#requestClose();
+    else if (message > 0) {
+      this.#credit += message;
+      this.#wakeUp();
+    }
+  };
+
+  readonly #onPortClose = (): void => {
+    // The consumer's thread is gone (or it closed the port after the end): close the producer.
+    if (!this.#finished) this.#requestClose();
+  };
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    if (wake === null) return;
+    this.#wake = null;
+    wake();
+  }
+
+  #requestClose(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    if (this.#wake !== null) this.#wakeUp();
+    // The iterable awaits something of its own: cancel that await (in a loop; plain code cannot).
+    else if (this.#pulling) this.task?.cancel(CLOSED_BY_CONSUMER);
+  }
+
+  /** Waits until there is credit, a close, or a failure. */
+  #waitForCredit(): Promise<void> | Future<void> {
+    const loop = this.#spec.loop;
+    if (loop !== null) {
+      const fut = loop.createFuture<void>();
+      this.#wake = () => {
+        if (!fut.done()) fut.setResult(undefined);
+      };
+      return fut;
+    }
+    return new Promise<void>((resolve) => {
+      this.#wake = resolve;
+    });
+  }
+
+  async run(open: () => unknown): Promise<void> {
+    let iterator: AsyncIterator<unknown> | null = null;
+    let kind: StreamKind = S_DONE;
+    let payload: unknown = 0;
+    try {
+      const iterable = await open();
+      if (!isAsyncIterable(iterable)) {
+        throw new TypeError(
+          `'${this.#spec.target}' returned ${describeValue(iterable)}, not an async iterable: stream() takes an async ` +
+            "generator, or a function returning an async iterable. Use call() for a plain result.",
+        );
+      }
+      iterator = iterable[Symbol.asyncIterator]();
+      for (;;) {
+        if (this.#credit <= 0 && !this.#closing && this.#failure === null) {
+          this.#flush();
+          await this.#waitForCredit();
+        }
+        if (this.#closing || this.#failure !== null) break;
+        this.#pulling = true;
+        const result = await iterator.next();
+        this.#pulling = false;
+        if (result.done === true) {
+          iterator = null;
+          break;
+        }
+        this.#push(result.value);
+      }
+      if (this.#failure !== null) throw this.#failure.error;
+      if (this.#closing) kind = S_CLOSED;
+    } catch (err) {
+      this.#pulling = false;
+      // A generator that threw is done; one that was cancelled at an await of its own, too.
+      if (this.#failure === null || err !== this.#failure.error) iterator = null;
+      [kind, payload] = this.#outcome(err);
+    }
+    if (iterator !== null) {
+      // Closed early (by the consumer, a failure, or a cancel while waiting for credit): the
+      // iterable's `finally` runs now, before the consumer hears the stream ended.
+      try {
+        await iterator.return?.();
+      } catch (err) {
+        if (kind === S_CLOSED || kind === S_DONE) [kind, payload] = this.#outcome(err);
+      }
+    }
+    this.finish(kind, payload);
+  }
+
+  #outcome(err: unknown): [StreamKind, unknown] {
+    const cancelled = cancellationOf(err);
+    if (cancelled !== null) {
+      // Our own cancel of a close, or the loop's (it is shutting down), or the task's owner.
+      if (this.#closing) return [S_CLOSED, 0];
+      return [S_CANCELLED, cancelled.message];
+    }
+    if (this.#closing && this.#failure === null) return [S_CLOSED, 0];
+    return [S_ERROR, toEnvelope(err, this.#spec.threadName)];
+  }
+
+  #push(value: unknown): void {
+    this.#batch.push(value);
+    if (--this.#credit <= 0) {
+      this.#flush();
+    } else if (!this.#flushQueued) {
+      // Once per loop iteration (or Node turn), so a fast iterable's items travel together.
+      this.#flushQueued = true;
+      const loop = this.#spec.loop;
+      if (loop !== null && loop.isRunning()) loop.callSoon(this.#queuedFlush);
+      else setImmediate(this.#queuedFlush);
+    }
+  }
+
+  readonly #queuedFlush = (): void => {
+    this.#flushQueued = false;
+    this.#flush();
+  };
+
+  #flush(): void {
+    if (this.#batch.length === 0 || this.#finished) return;
+    this.#post(S_ITEMS, 0);
+  }
+
+  /** Sends the batch (with an ending, if `kind` is one). */
+  #post(kind: StreamKind, payload: unknown): void {
+    let items = this.#batch;
+    this.#batch = [];
+    let table: SpecialTable = 0;
+    const transfers: Transferable[] = [];
+    const target = this.#spec.target;
+    if (items.length > 0) {
+      try {
+        if (scanValue(items, target, "the streamed items")) {
+          const encoded = encodeSpecials(items, transfers, target, "the streamed items");
+          items = encoded.value as unknown[];
+          table = encoded.table;
+        }
+      } catch (err) {
+        // An item cannot cross: the ones before it still go, then the stream ends with its error.
+        const bad = this.#firstBadItem(items, err);
+        this.#batch = items.slice(0, bad.index);
+        this.#post(S_ITEMS, 0);
+        this.#failWith(bad.error, kind);
+        return;
+      }
+    }
+    try {
+      this.#port.postMessage([kind, items.length === 0 ? 0 : items, table, payload], transfers);
+    } catch (err) {
+      // Rare (the scan catches what cannot be cloned): end the stream with the error.
+      this.#failWith(new TypeError(`Cannot send the streamed items of '${target}' to another thread: ${String(err)}`), kind);
+      return;
+    }
+    this.#sent += items.length;
+  }
+
+  #firstBadItem(items: unknown[], batchError: unknown): { index: number; error: unknown } {
+    for (let i = 0; i < items.length; i++) {
+      try {
+        scanValue(items[i], this.#spec.target, `streamed item ${this.#sent + i}`);
+      } catch (err) {
+        return { index: i, error: err };
+      }
+    }
+    return { index: 0, error: batchError };
+  }
+
+  /** Ends the stream with `error`; if the message that failed was the ending, at once. */
+  #failWith(error: unknown, kind: StreamKind): void {
+    if (kind !== S_ITEMS) {
+      this.#post(S_ERROR, toEnvelope(error, this.#spec.threadName));
+      return;
+    }
+    if (this.#failure !== null) return;
+    this.#failure = { error };
+    // The read loop is waiting for credit: end it; otherwise it sees the failure after next().
+    this.#wakeUp();
+  }
+
+  /** Ends the stream (once): the last items and the ending in one message. */
+  finish(kind: StreamKind, payload: unknown): void {
+    if (this.#finished) return;
+    // A consumer that closed the stream wants no more items.
+    if (kind === S_CLOSED) this.#batch = [];
+    this.#post(kind, payload);
+    this.#finished = true;
+    this.#port.off("message", this.#onMessage);
+  }
+}
+
+/**
+ * Starts producing: calls `open()` (the exposed function, or the client's iterable) and sends the
+ * items of the async iterable it returns on `spec.port`. In a loop, as a task named `name`.
+ */
+export function startProducer(spec: ProducerSpec, name: string, open: () => unknown, context?: Context): void {
+  const producer = new StreamProducer(spec);
+  const loop = spec.loop;
+  if (loop === null) {
+    void producer.run(open);
+    return;
+  }
+  const task = loop.createTask(() => producer.run(open), context === undefined ? { name } : { name, context });
+  producer.task = task;
+  // Cancelled before its first step (the loop shutting down), the task never ran `run`.
+  task.addDoneCallback((t) => {
+    if (t.cancelled()) producer.finish(S_CANCELLED, new CancelledError().message);
+  });
+}
+
+/** Ends a stream that could not start (an unknown target, arguments that cannot be read) with `error`. */
+export function refuseStream(port: MessagePort, error: unknown, threadName: string, forceRemote = false): void {
+  const envelope = toEnvelope(error, threadName);
+  // As for calls: an unknown target arrives as RemoteError whose remoteName is "LookupError".
+  if (forceRemote) envelope.forceRemote = true;
+  try {
+    port.postMessage([S_ERROR, 0, 0, envelope]);
+  } catch {
+    // The consumer is gone.
+  }
+}
