@@ -286,16 +286,16 @@ export class Channel implements RemoteCanceller {
     return cf;
   }
 
-  /** Asks the loop to stream `target(...args)` on `port`, with credit for `highWaterMark` items. */
-  stream(target: string, args: unknown[], port: MessagePort, highWaterMark: number): void {
+  /** Asks the loop to stream `target(...args)` on `port`, within the credit of `block` (stream-wire.ts). */
+  stream(target: string, args: unknown[], port: MessagePort, block: Int32Array): void {
     this.checkOpen();
     const ctx = splitCarrier(args);
     streamArguments(args, target);
     const transfers: Transferable[] = [port];
     const payload = encodeCall(args, ctx, target, transfers);
     const targetId = this.#targetId(target);
-    if (payload === null) this.post([OP_STREAM, targetId, args, ctx, 0, port, highWaterMark], transfers);
-    else this.post([OP_STREAM, targetId, payload.args, payload.ctx, payload.table, port, highWaterMark], transfers);
+    if (payload === null) this.post([OP_STREAM, targetId, args, ctx, 0, port, block], transfers);
+    else this.post([OP_STREAM, targetId, payload.args, payload.ctx, payload.table, port, block], transfers);
   }
 
   call(target: string, args: unknown[]): void {

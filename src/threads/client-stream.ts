@@ -13,11 +13,12 @@ import { fieldOf, isInstance, typeError } from "../core/validate.js";
 import { isShareable, registerShareable, type Shareable, type SharedData } from "./crossing.js";
 import { ThreadStream } from "./stream-consumer.js";
 import { startProducer } from "./stream-producer.js";
-import { DEFAULT_HIGH_WATER_MARK, isAsyncIterable } from "./stream-wire.js";
+import { C_WAKE, DEFAULT_HIGH_WATER_MARK, isAsyncIterable, isCreditBlock, newCreditBlock } from "./stream-wire.js";
 
 interface ClientStreamData {
   kind: "multiloop.ClientStream";
   port: MessagePort;
+  block: Int32Array;
   /** The thread the iterable is read in. */
   threadName: string;
   /** The argument's position, for errors. */
@@ -37,9 +38,10 @@ class ClientStream implements Shareable {
   share(): SharedData {
     const { port1, port2 } = new MessageChannel();
     const threadName = currentThreadName();
-    // No credit until the other side's first next(): nothing is read before it is wanted.
-    startProducer({ port: port1, credit: 0, target: this.#where, threadName, loop: runningLoopOrNull() }, this.#where, () => this.#iterable);
-    const data: ClientStreamData = { kind: "multiloop.ClientStream", port: port2, threadName, where: this.#where };
+    const block = newCreditBlock(DEFAULT_HIGH_WATER_MARK);
+    // Paused until the other side's first next(): nothing is read before it is wanted.
+    startProducer({ port: port1, block, paused: true, target: this.#where, threadName, loop: runningLoopOrNull() }, this.#where, () => this.#iterable);
+    const data: ClientStreamData = { kind: "multiloop.ClientStream", port: port2, block, threadName, where: this.#where };
     return { data, transferList: [port2] };
   }
 }
@@ -48,7 +50,8 @@ function reviveClientStream(data: unknown): ThreadStream<unknown> {
   const port = fieldOf(data, "port");
   const threadName = fieldOf(data, "threadName");
   const where = fieldOf(data, "where");
-  if (fieldOf(data, "kind") !== "multiloop.ClientStream" || !isInstance(port, MessagePort) || typeof threadName !== "string" || typeof where !== "string") {
+  const block = fieldOf(data, "block");
+  if (fieldOf(data, "kind") !== "multiloop.ClientStream" || !isInstance(port, MessagePort) || !isCreditBlock(block) || typeof threadName !== "string" || typeof where !== "string") {
     throw typeError("data", "the data of a streamed argument", data);
   }
   const streamPort = port as MessagePort;
@@ -56,8 +59,9 @@ function reviveClientStream(data: unknown): ThreadStream<unknown> {
     target: where,
     threadName,
     options: { highWaterMark: DEFAULT_HIGH_WATER_MARK, signal: undefined },
+    block,
     open: () => {
-      streamPort.postMessage(DEFAULT_HIGH_WATER_MARK);
+      streamPort.postMessage(C_WAKE);
       return streamPort;
     },
     lost: () => Promise.resolve(new ThreadExitError(threadName, null, { hint: "The thread streaming this argument is gone." })),

@@ -20,6 +20,7 @@ import { errorRepr, safeString } from "../core/format.js";
 import { exposeOnPort } from "./comlink-bridge.js";
 import { LoopHandle } from "./loop-handle.js";
 import { refuseStream, startProducer } from "./stream-producer.js";
+import { isCreditBlock } from "./stream-wire.js";
 import {
   OP_ATTACH,
   OP_CALL,
@@ -153,7 +154,9 @@ export class LoopEndpoint {
         try {
           if (typeof target !== "string") throw new TypeError("Received a stream of a target that was never defined");
           const args = this.#decodeCall(target, batch[i + 2], batch[i + 3] as ContextEntries, batch[i + 4]);
-          this.streamLocal(target, args, streamPort, batch[i + 6] as number, this.#decodedCtx);
+          const block = batch[i + 6];
+          if (!isCreditBlock(block)) throw new TypeError("Received a stream request without its credit block");
+          this.streamLocal(target, args, streamPort, block, this.#decodedCtx);
         } catch (err) {
           refuseStream(streamPort, err, this.mailbox.threadName);
         }
@@ -358,7 +361,7 @@ export class LoopEndpoint {
    * Streams the async iterable `target(...args)` returns on `port` (to the consumer, see
    * stream-consumer.ts), read by a task of this loop; for other threads and the loop's own.
    */
-  streamLocal(target: string, args: unknown[], port: MessagePort, highWaterMark: number, entries: ContextEntries = 0): void {
+  streamLocal(target: string, args: unknown[], port: MessagePort, block: Int32Array, entries: ContextEntries = 0): void {
     const threadName = this.mailbox.threadName;
     if (this.loop.isClosed()) throw new LoopClosedError();
     const fn = this.#lookup(target);
@@ -366,9 +369,8 @@ export class LoopEndpoint {
       refuseStream(port, this.#unknownTarget(target), threadName, true);
       return;
     }
-    const credit = typeof highWaterMark === "number" && highWaterMark > 0 ? highWaterMark : 0;
     const context = entries === 0 ? undefined : contextFromEntries(entries);
-    startProducer({ port, credit, target, threadName, loop: this.loop }, target, () => (fn as (...a: unknown[]) => unknown)(...args), context);
+    startProducer({ port, block, paused: false, target, threadName, loop: this.loop }, target, () => (fn as (...a: unknown[]) => unknown)(...args), context);
   }
 
   callLocal(target: string, args: unknown[]): void {

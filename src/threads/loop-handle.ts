@@ -19,7 +19,7 @@ import { callTracing } from "../core/log.js";
 import { tracedCall } from "./call-tracing.js";
 import type { CallArgs, CallResult, ExposedModule, ExposedName, StreamItem, StreamName } from "./exposed-types.js";
 import { ThreadStream } from "./stream-consumer.js";
-import { checkStreamOptions, type CheckedStreamOptions, type StreamOptions } from "./stream-wire.js";
+import { checkStreamOptions, newCreditBlock, type CheckedStreamOptions, type StreamOptions } from "./stream-wire.js";
 import type { Remote } from "./remote-types.js";
 
 /**
@@ -31,7 +31,7 @@ export interface LocalEndpoint extends ExposingLoop {
   readonly mailbox: { addPort(port: MessagePort): void };
   runLocal<T>(target: string, args: unknown[]): ConcurrentFuture<T>;
   callLocal(target: string, args: unknown[]): void;
-  streamLocal(target: string, args: unknown[], port: MessagePort, highWaterMark: number): void;
+  streamLocal(target: string, args: unknown[], port: MessagePort, block: Int32Array): void;
 }
 
 export interface LoopHandleData {
@@ -172,17 +172,19 @@ export class LoopHandle<M = ExposedModule> implements Shareable {
     const endpoint = this.#endpoint as LocalEndpoint;
     if (channel !== null) channel.checkOpen();
     else if (endpoint.loop.isClosed()) throw new LoopClosedError();
+    const block = newCreditBlock(options.highWaterMark);
     return new ThreadStream<T>({
       target,
       threadName: this.#threadName,
       options,
+      block,
       open: () => {
         const { port1, port2 } = new MessageChannel();
         if (channel !== null) {
-          channel.stream(target, args, port2, options.highWaterMark);
+          channel.stream(target, args, port2, block);
         } else {
           splitCarrier(args);
-          endpoint.streamLocal(target, args, port2, options.highWaterMark);
+          endpoint.streamLocal(target, args, port2, block);
         }
         return port1;
       },

@@ -10,7 +10,19 @@ import type { Future } from "../core/future.js";
 import { runningLoopOrNull } from "../core/frame.js";
 import { decodeSpecials } from "./crossing-decode.js";
 import { fromEnvelope, isEnvelope } from "./error-envelope.js";
-import { C_CLOSE, S_CANCELLED, S_CLOSED, S_DONE, S_ERROR, S_ITEMS, type CheckedStreamOptions } from "./stream-wire.js";
+import {
+  C_CLOSE,
+  C_WAKE,
+  S_CANCELLED,
+  S_CLOSED,
+  S_DONE,
+  S_ERROR,
+  S_ITEMS,
+  TAKEN,
+  WAITING,
+  WINDOW,
+  type CheckedStreamOptions,
+} from "./stream-wire.js";
 
 /** How a consumer starts its stream, and learns why the producer's side went away. */
 export interface ConsumerSpec {
@@ -24,6 +36,8 @@ export interface ConsumerSpec {
    * the port of this side. May throw (the loop is closed, an argument cannot cross).
    */
   readonly open: () => MessagePort;
+  /** The credit block this side counts the items it took in (stream-wire.ts). */
+  readonly block: Int32Array;
   /** The error for a producer whose port closed before the stream ended (its thread died). */
   readonly lost: () => Promise<unknown>;
 }
@@ -63,9 +77,13 @@ export class ThreadStream<T> implements AsyncIterableIterator<T, undefined>, Asy
   #items: unknown[] = [];
   #head = 0;
   readonly #waiters: Waiter[] = [];
-  /** Items taken since the last credit went back. */
+  /** Items taken and not counted in the credit block yet. */
   #taken = 0;
-  readonly #ackEvery: number;
+  /** Items taken in all, modulo 2^32 (the block's TAKEN). */
+  #takenTotal = 0;
+  /** Items taken since the producer was last woken. */
+  #sinceWake = 0;
+  readonly #wakeEvery: number;
   /** How the producer's side ended, once the buffer is drained: null = done. */
   #ending: { error: unknown } | null = null;
   /** A close was sent; the producer has not confirmed it yet. */
@@ -79,9 +97,9 @@ export class ThreadStream<T> implements AsyncIterableIterator<T, undefined>, Asy
   /** @internal use `thread.stream()` / `handle.stream()`. */
   constructor(spec: ConsumerSpec) {
     this.#spec = spec;
-    // Credit goes back in halves of the window: fewer messages, and the producer never stalls
-    // on a consumer that keeps up.
-    this.#ackEvery = Math.max(1, spec.options.highWaterMark >> 1);
+    // A waiting producer is woken once half the window is free (or this side ran dry): fewer
+    // messages, and it does not stall on a consumer that keeps up.
+    this.#wakeEvery = Math.max(1, Math.min(spec.options.highWaterMark, spec.block[WINDOW] as number) >> 1);
     const { signal } = spec.options;
     if (signal !== undefined) {
       this.#onAbort = () => {
@@ -106,11 +124,10 @@ export class ThreadStream<T> implements AsyncIterableIterator<T, undefined>, Asy
         this.#end({ error: err });
       }
     }
-    if (this.#taken >= this.#ackEvery) this.#giveCredit();
+    // Items taken by earlier calls are done with now: count them (the producer may go on).
+    if (this.#taken > 0) this.#giveCredit(this.#head === this.#items.length);
     if (this.#head < this.#items.length) return Promise.resolve({ done: false, value: this.#take() as T });
     if (this.#state === ENDED) return this.#drained() as Promise<IteratorResult<T, undefined>>;
-    // Nothing here yet: whatever was taken goes back as credit now, so the producer can go on.
-    if (this.#taken > 0) this.#giveCredit();
     return this.#wait() as Promise<IteratorResult<T, undefined>>;
   }
 
@@ -161,10 +178,17 @@ export class ThreadStream<T> implements AsyncIterableIterator<T, undefined>, Asy
     return value;
   }
 
-  #giveCredit(): void {
-    const n = this.#taken;
+  #giveCredit(dry: boolean): void {
+    const block = this.#spec.block;
+    this.#takenTotal = (this.#takenTotal + this.#taken) | 0;
+    this.#sinceWake += this.#taken;
     this.#taken = 0;
-    if (this.#state === OPEN && !this.#closing) this.#port?.postMessage(n);
+    Atomics.store(block, TAKEN, this.#takenTotal);
+    if (this.#state !== OPEN || this.#closing) return;
+    if ((dry || this.#sinceWake >= this.#wakeEvery) && Atomics.load(block, WAITING) === 1 && Atomics.compareExchange(block, WAITING, 1, 0) === 1) {
+      this.#sinceWake = 0;
+      this.#port?.postMessage(C_WAKE);
+    }
   }
 
   #wait(): Promise<IteratorResult<unknown, undefined>> {

@@ -17,14 +17,16 @@ import { describeValue } from "../core/validate.js";
 import { encodeSpecials, scanValue } from "./crossing.js";
 import type { SpecialTable } from "./crossing-table.js";
 import { toEnvelope } from "./error-envelope.js";
-import { C_CLOSE, S_CANCELLED, S_CLOSED, S_DONE, S_ERROR, S_ITEMS, isAsyncIterable, type StreamKind } from "./stream-wire.js";
+import { C_CLOSE, S_CANCELLED, S_CLOSED, S_DONE, S_ERROR, S_ITEMS, TAKEN, WAITING, WINDOW, isAsyncIterable, type StreamKind } from "./stream-wire.js";
 
 /** What a producer needs to know. */
 export interface ProducerSpec {
   /** The port to the consumer. */
   readonly port: MessagePort;
-  /** Items it may send before the consumer gives credit. */
-  readonly credit: number;
+  /** The credit block the consumer counts its items in (stream-wire.ts). */
+  readonly block: Int32Array;
+  /** Wait for the consumer's first wake-up before reading anything (a client stream). */
+  readonly paused: boolean;
   /** The target's name (or the argument's position, for a client stream), for errors. */
   readonly target: string;
   /** This thread's name, for error envelopes. */
@@ -34,11 +36,19 @@ export interface ProducerSpec {
 }
 
 const CLOSED_BY_CONSUMER = "the stream was closed by its consumer";
+/** How long a producer out of credit keeps looking before it sleeps (see #spinForCredit). */
+const SPIN_MS = 0.2;
 
 class StreamProducer {
   readonly #spec: ProducerSpec;
   readonly #port: MessagePort;
-  #credit: number;
+  readonly #block: Int32Array;
+  readonly #window: number;
+  /** Credit worth resuming for (half the window). */
+  readonly #resume: number;
+  /** Items produced so far, modulo 2^32 (compared with the consumer's TAKEN). */
+  #produced = 0;
+  #paused: boolean;
   #batch: unknown[] = [];
   /** Items sent so far: the index of the next one, for errors naming a bad item. */
   #sent = 0;
@@ -57,7 +67,10 @@ class StreamProducer {
   constructor(spec: ProducerSpec) {
     this.#spec = spec;
     this.#port = spec.port;
-    this.#credit = spec.credit;
+    this.#block = spec.block;
+    this.#window = spec.block[WINDOW] as number;
+    this.#resume = Math.max(1, this.#window >> 1);
+    this.#paused = spec.paused;
     this.#port.on("message", this.#onMessage);
     this.#port.on("close", this.#onPortClose);
     // What keeps this thread alive is its loop or its caller, not the stream.
@@ -66,9 +79,10 @@ class StreamProducer {
 
   readonly #onMessage = (message: unknown): void => {
     if (typeof message !== "number") return;
-    if (message === C_CLOSE) this.#requestClose();
-    else if (message > 0) {
-      this.#credit += message;
+    if (message === C_CLOSE) {
+      this.#requestClose();
+    } else {
+      this.#paused = false;
       this.#wakeUp();
     }
   };
@@ -93,8 +107,36 @@ class StreamProducer {
     else if (this.#pulling) this.task?.cancel(CLOSED_BY_CONSUMER);
   }
 
-  /** Waits until there is credit, a close, or a failure. */
-  #waitForCredit(): Promise<void> | Future<void> {
+  /** How many more items it may produce now. */
+  #credit(): number {
+    if (this.#paused) return 0;
+    return this.#window - ((this.#produced - Atomics.load(this.#block, TAKEN)) | 0);
+  }
+
+  /**
+   * Before it sleeps (and costs the consumer a wake-up message, and itself a wake-up from it),
+   * looks again for credit on a few turns of Node's event loop for up to SPIN_MS: a consumer
+   * that keeps up frees some while it takes the batch just sent. True if enough credit came.
+   */
+  async #spinForCredit(): Promise<boolean> {
+    const deadline = performance.now() + SPIN_MS;
+    do {
+      await new Promise(setImmediate);
+      // Half the window, as the consumer's wake-ups: batches of that many, not of one item each.
+      if (this.#credit() >= this.#resume || this.#closing || this.#failure !== null) return true;
+    } while (performance.now() < deadline);
+    return false;
+  }
+
+  /** Waits until there may be credit (or a close, or a failure). */
+  #waitForCredit(): Promise<void> | Future<void> | null {
+    // Marked first, then checked again: a consumer that took items in between either sees the
+    // mark (and sends a wake-up) or took them before this check sees them (seq-cst atomics).
+    Atomics.store(this.#block, WAITING, 1);
+    if (this.#credit() > 0) {
+      Atomics.store(this.#block, WAITING, 0);
+      return null;
+    }
     const loop = this.#spec.loop;
     if (loop !== null) {
       const fut = loop.createFuture<void>();
@@ -122,10 +164,14 @@ class StreamProducer {
       }
       iterator = iterable[Symbol.asyncIterator]();
       for (;;) {
-        if (this.#credit <= 0 && !this.#closing && this.#failure === null) {
+        while (this.#credit() <= 0 && !this.#closing && this.#failure === null) {
           this.#flush();
-          await this.#waitForCredit();
+          if (!this.#paused && (await this.#spinForCredit())) break;
+          const wait = this.#waitForCredit();
+          if (wait !== null) await wait;
         }
+        // Cancelled while the credit kept coming (the loop is closing): end here.
+        if (this.task !== null && this.task.cancelling() > 0) throw new CancelledError();
         if (this.#closing || this.#failure !== null) break;
         this.#pulling = true;
         const result = await iterator.next();
@@ -169,14 +215,14 @@ class StreamProducer {
 
   #push(value: unknown): void {
     this.#batch.push(value);
-    if (--this.#credit <= 0) {
+    this.#produced = (this.#produced + 1) | 0;
+    if (this.#credit() <= 0) {
       this.#flush();
     } else if (!this.#flushQueued) {
-      // Once per loop iteration (or Node turn), so a fast iterable's items travel together.
+      // When this thread next turns to Node's event loop: a fast iterable's items (and a loop's
+      // iterations) run before it, so they travel together; a slow one's go when it waits.
       this.#flushQueued = true;
-      const loop = this.#spec.loop;
-      if (loop !== null && loop.isRunning()) loop.callSoon(this.#queuedFlush);
-      else setImmediate(this.#queuedFlush);
+      setImmediate(this.#queuedFlush);
     }
   }
 

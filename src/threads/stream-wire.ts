@@ -3,11 +3,16 @@
  * (stream-producer.ts, in the thread whose iterable is read) and the consumer (stream-consumer.ts,
  * in the thread that iterates). Both sides import only this file to agree on it.
  *
- * Credit flow: the producer may send at most `highWaterMark` items that the consumer has not
- * taken yet. The consumer gives credit back for the items it took, a few at a time; the producer
- * waits (its `yield` does not return) while it has none. So a consumer that stops reading holds
- * at most `highWaterMark` items, and the producer is never further ahead than that.
+ * Credit flow, through a small shared block (`newCreditBlock`) rather than messages: the consumer
+ * counts the items it took in `TAKEN`; the producer reads it and may produce at most the window
+ * (`highWaterMark`) beyond it. Its `yield` does not return while it is that far ahead: it marks
+ * itself `WAITING`, and the consumer, once it took a few more (or ran dry), clears the mark and
+ * sends a one-number wake-up message. A consumer that keeps up costs no message back at all; one
+ * that stops reading holds at most `highWaterMark` items, and the producer is never further ahead.
+ * The counters wrap around at 2^32 (differences are taken modulo 2^32), so the window is capped
+ * at MAX_WINDOW.
  */
+import { types } from "node:util";
 import { checkSignal } from "../core/abort.js";
 import { checkKnownOptions, rangeError, readOptions, typeError } from "../core/validate.js";
 
@@ -22,8 +27,29 @@ export const S_CLOSED = 4; // the consumer asked to close, and the producer's `f
 export type StreamKind = typeof S_ITEMS | typeof S_DONE | typeof S_ERROR | typeof S_CANCELLED | typeof S_CLOSED;
 export type StreamMessage = [StreamKind, unknown[] | 0, unknown, unknown];
 
-// Consumer -> producer: a positive number is credit for that many more items; C_CLOSE closes.
+// Consumer -> producer: C_WAKE (look at the credit block again; the first one starts a client
+// stream), C_CLOSE (close the producer).
 export const C_CLOSE = 0;
+export const C_WAKE = 1;
+
+// Slots of the credit block (an Int32Array on a SharedArrayBuffer).
+export const WINDOW = 0;
+export const TAKEN = 1;
+export const WAITING = 2;
+const BLOCK_SLOTS = 3;
+/** The largest window the counters can express (larger ones are as good as unbounded). */
+export const MAX_WINDOW = 2 ** 30;
+
+/** A credit block for a window of `highWaterMark` items. */
+export function newCreditBlock(highWaterMark: number): Int32Array {
+  const block = new Int32Array(new SharedArrayBuffer(BLOCK_SLOTS * Int32Array.BYTES_PER_ELEMENT));
+  block[WINDOW] = Math.min(highWaterMark, MAX_WINDOW);
+  return block;
+}
+
+export function isCreditBlock(value: unknown): value is Int32Array {
+  return types.isInt32Array(value) && types.isSharedArrayBuffer(value.buffer) && value.length === BLOCK_SLOTS && (value[WINDOW] as number) > 0;
+}
 
 /** The window when none is given. */
 export const DEFAULT_HIGH_WATER_MARK = 16;
