@@ -131,6 +131,18 @@ describe("streams across threads", () => {
     expect(await stream.next()).toEqual({ done: true, value: undefined });
   });
 
+  it("closing a producer that awaits a plain promise lands after it, and its finally still awaits", { timeout: 20_000 }, async () => {
+    const shared = counters();
+    const stream = t.stream("plainWaits", shared);
+    expect(await stream.next()).toEqual({ done: false, value: 0 });
+    const pending = stream.next();
+    await pause(5);
+    expect(await stream.return()).toEqual({ done: true, value: undefined });
+    // The finally's `await sleep(5)` was not hit by the close's cancel.
+    expect(Atomics.load(shared, FINALLY)).toBe(1);
+    expect(await pending).toEqual({ done: true, value: undefined });
+  });
+
   it("cancelling the consuming task closes the producer", { timeout: 20_000 }, async () => {
     const shared = counters();
     await run(async () => {

@@ -61,6 +61,8 @@ class StreamProducer {
   /** Wakes the read loop waiting for credit or a close. */
   #wake: (() => void) | null = null;
   task: Task<void> | null = null;
+  /** The task was cancelled by a close (not by its loop). */
+  #cancelledByUs = false;
   /** An item that cannot cross, met while sending a batch: the stream ends with it. */
   #failure: { error: unknown } | null = null;
 
@@ -104,7 +106,10 @@ class StreamProducer {
     this.#closing = true;
     if (this.#wake !== null) this.#wakeUp();
     // The iterable awaits something of its own: cancel that await (in a loop; plain code cannot).
-    else if (this.#pulling) this.task?.cancel(CLOSED_BY_CONSUMER);
+    else if (this.#pulling && this.task !== null) {
+      this.#cancelledByUs = true;
+      this.task.cancel(CLOSED_BY_CONSUMER);
+    }
   }
 
   /** How many more items it may produce now. */
@@ -171,7 +176,7 @@ class StreamProducer {
           if (wait !== null) await wait;
         }
         // Cancelled while the credit kept coming (the loop is closing): end here.
-        if (this.task !== null && this.task.cancelling() > 0) throw new CancelledError();
+        if (!this.#closing && this.task !== null && this.task.cancelling() > 0) throw new CancelledError();
         if (this.#closing || this.#failure !== null) break;
         this.#pulling = true;
         const result = await iterator.next();
@@ -185,11 +190,14 @@ class StreamProducer {
       if (this.#failure !== null) throw this.#failure.error;
       if (this.#closing) kind = S_CLOSED;
     } catch (err) {
+      // A generator that threw (or was cancelled at an await of its own) is done; after any other
+      // error (a cancel while waiting for credit, say) it is still open.
+      if (this.#pulling) iterator = null;
       this.#pulling = false;
-      // A generator that threw is done; one that was cancelled at an await of its own, too.
-      if (this.#failure === null || err !== this.#failure.error) iterator = null;
       [kind, payload] = this.#outcome(err);
     }
+    // Our own cancel of a close is taken back, so it does not land in the iterable's cleanup.
+    if (this.#cancelledByUs) this.task?.uncancel();
     if (iterator !== null) {
       // Closed early (by the consumer, a failure, or a cancel while waiting for credit): the
       // iterable's `finally` runs now, before the consumer hears the stream ended.
