@@ -328,6 +328,19 @@ describe("streams when a thread dies", () => {
     }
   });
 
+  it("stopping the producer's thread mid-stream ends next() with CancelledError; the finally ran", { timeout: 30_000 }, async () => {
+    const stopping = await spawnLoopThread<typeof Streams>({ name: "streams-stopping", module: streams });
+    const shared = counters();
+    const stream = stopping.stream("forever", shared, 1);
+    expect(await stream.next()).toEqual({ done: false, value: 0 });
+    await stopping.stop();
+    const err = await caught(async () => {
+      for (;;) if ((await stream.next()).done === true) break;
+    });
+    expect(err).toBeInstanceOf(CancelledError);
+    expect(Atomics.load(shared, FINALLY)).toBe(1);
+  });
+
   it("ThreadStream is what stream() returns", { timeout: 20_000 }, async () => {
     const other = await spawnLoopThread<typeof Streams>({ name: "streams-kind", module: streams });
     try {
