@@ -97,7 +97,18 @@ export type { LoopThreadStopOptions, SpawnLoopThreadOptions } from "./threads/lo
 export { LoopPool, spawnLoopPool } from "./threads/loop-pool.js";
 export type { LoopPoolEvents, PoolStopOptions } from "./threads/loop-pool.js";
 export type { RestartOptions, SpawnLoopPoolOptions } from "./threads/pool-options.js";
-export type { CallArgs, CallOptions, CallResult, ExposedModule, ExposedName, ExposedParameters } from "./threads/exposed-types.js";
+export type {
+  CallArgs,
+  CallOptions,
+  CallResult,
+  ExposedModule,
+  ExposedName,
+  ExposedParameters,
+  StreamItem,
+  StreamName,
+} from "./threads/exposed-types.js";
+export { ThreadStream } from "./threads/stream-consumer.js";
+export type { StreamOptions } from "./threads/stream-wire.js";
 export type { Remote, RemoteObject, RemoteProperty, RemoteValue } from "./threads/remote-types.js";
 export type { CallTraceContext } from "./core/log.js";
 export { PoolExecutor, toThread } from "./executor/pool-executor.js";

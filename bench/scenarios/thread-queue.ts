@@ -27,7 +27,7 @@ function sizes(ctx: BenchContext): Sizes {
   return { reps: 5, single: 300_000, batched: 2_000_000 };
 }
 
-class RawPair {
+export class RawPair {
   readonly #sender: Worker;
   readonly #receiver: Worker;
 
@@ -71,7 +71,7 @@ class RawPair {
   }
 }
 
-async function queueRun(producer: LoopThread, consumer: LoopThread, n: number, batch: number, objects: boolean): Promise<number> {
+export async function queueRun(producer: LoopThread, consumer: LoopThread, n: number, batch: number, objects: boolean): Promise<number> {
   const queue = new ThreadQueue({ maxsize: 10_000 });
   const started = performance.now();
   await Promise.all([consumer.call("consume", queue, n, batch), producer.call("produce", queue, n, batch, objects)]);

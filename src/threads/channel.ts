@@ -26,6 +26,7 @@ import { fromEnvelope, isEnvelope } from "./error-envelope.js";
 import { CLOSED, STATE, isControlClosed, loopId, signalPosted } from "../core/mailbox.js";
 import { splitCarrier } from "./context-carrier.js";
 import { deathError, learnDeath, type DeathInfo } from "./thread-death.js";
+import { streamArguments } from "./client-stream.js";
 import {
   MAX_OPS_PER_MESSAGE,
   OP_ATTACH,
@@ -36,6 +37,7 @@ import {
   OP_FIELDS,
   OP_FROM,
   OP_RUN,
+  OP_STREAM,
   OP_WRAP,
   REPLY_FIELDS,
   R_CANCELLED,
@@ -250,7 +252,7 @@ export class Channel implements RemoteCanceller {
       const op = ops.slice(i, i + (OP_FIELDS[code] as number));
       i += op.length;
       try {
-        const transfers = code === OP_ATTACH || code === OP_WRAP ? [op[1] as MessagePort] : [];
+        const transfers = code === OP_ATTACH || code === OP_WRAP ? [op[1] as MessagePort] : code === OP_STREAM ? [op[5] as MessagePort] : [];
         this.port.postMessage(op, transfers);
         posted++;
       } catch (err) {
@@ -265,6 +267,7 @@ export class Channel implements RemoteCanceller {
   run<T>(target: string, args: unknown[]): ConcurrentFuture<T> {
     this.checkOpen();
     const ctx = splitCarrier(args);
+    streamArguments(args, target);
     const transfers: Transferable[] = [];
     const payload = encodeCall(args, ctx, target, transfers);
     const id = this.#freeSlots.pop() ?? this.#slots.length;
@@ -284,9 +287,22 @@ export class Channel implements RemoteCanceller {
     return cf;
   }
 
+  /** Asks the loop to stream `target(...args)` on `port`, within the credit of `block` (stream-wire.ts). */
+  stream(target: string, args: unknown[], port: MessagePort, block: Int32Array): void {
+    this.checkOpen();
+    const ctx = splitCarrier(args);
+    streamArguments(args, target);
+    const transfers: Transferable[] = [port];
+    const payload = encodeCall(args, ctx, target, transfers);
+    const targetId = this.#targetId(target);
+    if (payload === null) this.post([OP_STREAM, targetId, args, ctx, 0, port, block], transfers);
+    else this.post([OP_STREAM, targetId, payload.args, payload.ctx, payload.table, port, block], transfers);
+  }
+
   call(target: string, args: unknown[]): void {
     this.checkOpen();
     const ctx = splitCarrier(args);
+    streamArguments(args, target);
     const transfers: Transferable[] = [];
     const payload = encodeCall(args, ctx, target, transfers);
     if (payload === null) this.#postCall(OP_CALL, this.#targetId(target), args, ctx, 0, undefined, transfers);
@@ -385,6 +401,12 @@ export class Channel implements RemoteCanceller {
       this.#rejectAll(() => deathError(this.threadName, this.control, info));
     });
   };
+
+  /** Why work on this loop can no longer finish: its loop closed, or its thread died (with the exit code). */
+  async whyClosed(): Promise<LoopClosedError> {
+    if (Atomics.load(this.control, STATE) === CLOSED) return new LoopClosedError();
+    return deathError(this.threadName, this.control, await learnDeath(this.control, this.deathInfo));
+  }
 
   #rejectAll(makeError: () => unknown): void {
     const pending = this.#slots.filter((cf) => cf instanceof ConcurrentFuture);

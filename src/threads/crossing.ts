@@ -40,6 +40,11 @@ export function registerShareable(
   Object.defineProperty(cls.prototype, kShareable, { value: name, enumerable: false });
 }
 
+/** Whether `value` is an instance of a shareable class (it crosses by `share()`). */
+export function isShareable(value: object): boolean {
+  return typeof (value as { [kShareable]?: unknown })[kShareable] === "string";
+}
+
 /** The reviver registered for `kind` in this thread. */
 export function reviverOf(kind: string): Reviver | undefined {
   return revivers.get(kind);
@@ -73,6 +78,13 @@ function refusePrimitive(value: unknown, container: object | null, segment: Segm
   throw new Refused(typeof value === "function" ? "a function" : "a symbol", container, segment);
 }
 
+/**
+ * Only a top-level argument that is an async iterable crosses (it is streamed, client-stream.ts):
+ * one nested in an argument, or a result, would arrive as a dead copy.
+ */
+const ASYNC_ITERABLE =
+  "an async iterable (only a top-level argument can be one: it is streamed to the other thread; for a result, use stream())";
+
 const K_ARRAY = 0;
 const K_OBJECT = 1;
 const K_MAP = 2;
@@ -87,8 +99,12 @@ function classify(obj: object): number {
   if (types.isProxy(obj)) throw new Refused("a Proxy");
   if (Array.isArray(obj)) return K_ARRAY;
   const proto: unknown = Object.getPrototypeOf(obj);
-  if (proto === Object.prototype || proto === null) return K_OBJECT;
+  if (proto === Object.prototype || proto === null) {
+    if (typeof (obj as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function") throw new Refused(ASYNC_ITERABLE);
+    return K_OBJECT;
+  }
   if (typeof (obj as { [kShareable]?: unknown })[kShareable] === "string") return K_SHAREABLE;
+  if (typeof (obj as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function") throw new Refused(ASYNC_ITERABLE);
   if (types.isMap(obj)) return K_MAP;
   if (types.isSet(obj)) return K_SET;
   if (types.isPromise(obj)) throw new Refused("a Promise");

@@ -3,7 +3,7 @@
  * runs for their `runCoroutineThreadsafe` calls. The mailbox (core/mailbox.ts) hands it each
  * message; it answers on the port the call came from, batched per loop iteration.
  */
-import type { MessagePort, Transferable } from "node:worker_threads";
+import { MessagePort, type Transferable } from "node:worker_threads";
 import { ConcurrentFuture, kSettle } from "./concurrent-future.js";
 import { contextFromEntries } from "../core/context.js";
 import { encodeSpecials, scanValue } from "./crossing.js";
@@ -19,6 +19,8 @@ import { channels } from "../core/log.js";
 import { errorRepr, safeString } from "../core/format.js";
 import { exposeOnPort } from "./comlink-bridge.js";
 import { LoopHandle } from "./loop-handle.js";
+import { refuseStream, startProducer } from "./stream-producer.js";
+import { isCreditBlock } from "./stream-wire.js";
 import {
   OP_ATTACH,
   OP_CALL,
@@ -29,6 +31,7 @@ import {
   OP_FROM,
   OP_RUN,
   OP_STOP,
+  OP_STREAM,
   OP_WRAP,
   REPLY_FIELDS,
   R_CANCELLED,
@@ -153,6 +156,21 @@ export class LoopEndpoint {
       case OP_RUN:
         this.#run(port, sender, batch[i + 1], sender.targets[batch[i + 2] as number], batch[i + 3], batch[i + 4] as ContextEntries, batch[i + 5]);
         break;
+      case OP_STREAM: {
+        const streamPort = batch[i + 5];
+        if (!(streamPort instanceof MessagePort)) throw new TypeError("Received a stream request without its port");
+        const target = sender.targets[batch[i + 1] as number];
+        try {
+          if (typeof target !== "string") throw new TypeError("Received a stream of a target that was never defined");
+          const args = this.#decodeCall(target, batch[i + 2], batch[i + 3] as ContextEntries, batch[i + 4]);
+          const block = batch[i + 6];
+          if (!isCreditBlock(block)) throw new TypeError("Received a stream request without its credit block");
+          this.streamLocal(target, args, streamPort, block, this.#decodedCtx);
+        } catch (err) {
+          refuseStream(streamPort, err, this.mailbox.threadName);
+        }
+        break;
+      }
       // A cancel and a stop run as callbacks in their turn, like asyncio's call_soon_threadsafe
       // of `fut.cancel` / `loop.stop`: messages are taken in whenever the loop queues a callback,
       // so acting at once would run them inside whatever code queued it.
@@ -354,6 +372,22 @@ export class LoopEndpoint {
       else cf[kSettle]("finished", t.result());
     });
     return cf;
+  }
+
+  /**
+   * Streams the async iterable `target(...args)` returns on `port` (to the consumer, see
+   * stream-consumer.ts), read by a task of this loop; for other threads and the loop's own.
+   */
+  streamLocal(target: string, args: unknown[], port: MessagePort, block: Int32Array, entries: ContextEntries = 0): void {
+    const threadName = this.mailbox.threadName;
+    if (this.loop.isClosed()) throw new LoopClosedError();
+    const fn = this.#lookup(target);
+    if (fn === undefined) {
+      refuseStream(port, this.#unknownTarget(target), threadName, true);
+      return;
+    }
+    const context = entries === 0 ? undefined : contextFromEntries(entries);
+    startProducer({ port, block, paused: false, target, threadName, loop: this.loop }, target, () => (fn as (...a: unknown[]) => unknown)(...args), context);
   }
 
   callLocal(target: string, args: unknown[]): void {

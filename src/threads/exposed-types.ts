@@ -28,6 +28,21 @@ export type CallArgs<M, K extends keyof M> = ExposedParameters<M, K> | [...Expos
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any parameter list is a function
 export type CallResult<M, K extends keyof M> = M[K] extends (...args: any[]) => infer R ? Awaited<R> : never;
 
+/**
+ * The names of `M`'s functions that can be streamed: those returning an async iterable (an async
+ * generator, say), or a promise of one, and any name of an untyped module.
+ */
+export type StreamName<M> = {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any parameter list is a function
+  [K in keyof M]-?: M[K] extends (...args: any[]) => infer R ? (unknown extends R ? K : Awaited<R> extends AsyncIterable<unknown> ? K : never) : never;
+}[keyof M] &
+  string;
+
+/** The items a stream of `M[K]` yields: the element type of the async iterable it returns. */
+export type StreamItem<M, K extends keyof M> =
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any parameter list is a function
+  M[K] extends (...args: any[]) => infer R ? (Awaited<R> extends AsyncIterable<infer T> ? T : unknown) : never;
+
 /** The options of `callWith`. */
 export interface CallOptions extends SignalOptions {
   /**

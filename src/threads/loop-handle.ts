@@ -17,7 +17,9 @@ import { splitCarrier } from "./context-carrier.js";
 import { OP_ATTACH, OP_STOP, OP_WRAP } from "./wire.js";
 import { callTracing } from "../core/log.js";
 import { tracedCall } from "./call-tracing.js";
-import type { CallArgs, CallResult, ExposedModule, ExposedName } from "./exposed-types.js";
+import type { CallArgs, CallResult, ExposedModule, ExposedName, StreamItem, StreamName } from "./exposed-types.js";
+import { ThreadStream } from "./stream-consumer.js";
+import { checkStreamOptions, newCreditBlock, type CheckedStreamOptions, type StreamOptions } from "./stream-wire.js";
 import type { Remote } from "./remote-types.js";
 
 /**
@@ -29,6 +31,7 @@ export interface LocalEndpoint extends ExposingLoop {
   readonly mailbox: { addPort(port: MessagePort): void };
   runLocal<T>(target: string, args: unknown[]): ConcurrentFuture<T>;
   callLocal(target: string, args: unknown[]): void;
+  streamLocal(target: string, args: unknown[], port: MessagePort, block: Int32Array): void;
 }
 
 export interface LoopHandleData {
@@ -145,6 +148,48 @@ export class LoopHandle<M = ExposedModule> implements Shareable {
     if (endpoint.loop.isClosed()) throw new LoopClosedError();
     splitCarrier(args);
     return endpoint.runLocal<T>(target, args);
+  }
+
+  /**
+   * Streams the items of the async iterable that the function the loop exposed as `target`
+   * returns (an async generator, say): they arrive here in order, each once, at most
+   * `highWaterMark` (16) ahead of what this side took. The call starts on the first `next()`.
+   * Throws `RuntimeError("Event loop is closed")` at once if the loop is closed. See
+   * `ThreadStream` for cancellation and errors.
+   */
+  stream<K extends StreamName<M>>(target: K, ...callArgs: CallArgs<M, K>): ThreadStream<StreamItem<M, K>> {
+    return this.#stream(target, callArgs as unknown[], checkStreamOptions("handle.stream()", undefined));
+  }
+
+  /** `stream` with options: `{ highWaterMark }` (the window, default 16) and `{ signal }` (closes the stream). */
+  streamWith<K extends StreamName<M>>(options: StreamOptions, target: K, ...callArgs: CallArgs<M, K>): ThreadStream<StreamItem<M, K>> {
+    return this.#stream(target, callArgs as unknown[], checkStreamOptions("handle.streamWith()", options ?? null));
+  }
+
+  #stream<T>(target: string, args: unknown[], options: CheckedStreamOptions): ThreadStream<T> {
+    checkString("target", target);
+    const channel = this.#channel;
+    const endpoint = this.#endpoint as LocalEndpoint;
+    if (channel !== null) channel.checkOpen();
+    else if (endpoint.loop.isClosed()) throw new LoopClosedError();
+    const block = newCreditBlock(options.highWaterMark);
+    return new ThreadStream<T>({
+      target,
+      threadName: this.#threadName,
+      options,
+      block,
+      open: () => {
+        const { port1, port2 } = new MessageChannel();
+        if (channel !== null) {
+          channel.stream(target, args, port2, block);
+        } else {
+          splitCarrier(args);
+          endpoint.streamLocal(target, args, port2, block);
+        }
+        return port1;
+      },
+      lost: () => (channel === null ? Promise.resolve(new LoopClosedError()) : channel.whyClosed()),
+    });
   }
 
   /** Stops the loop after its current iteration (like `callSoonThreadsafe(loop.stop)`). */

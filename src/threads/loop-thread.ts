@@ -11,7 +11,9 @@ import { publishDeath, type DeathInfo } from "./thread-death.js";
 import { THREAD_NAME_KEY } from "../core/thread-name.js";
 import { checkObject, checkString, checkTime, rangeError, readOptions } from "../core/validate.js";
 import type { Remote } from "./remote-types.js";
-import type { CallArgs, CallOptions, CallResult, ExposedModule, ExposedName } from "./exposed-types.js";
+import type { CallArgs, CallOptions, CallResult, ExposedModule, ExposedName, StreamItem, StreamName } from "./exposed-types.js";
+import type { ThreadStream } from "./stream-consumer.js";
+import type { StreamOptions } from "./stream-wire.js";
 import { awaitCall, checkCallOptions } from "./call-options.js";
 import { debugThread } from "../core/log.js";
 import { PARENT_THREAD_KEY, trackLoopThread } from "./thread-snapshot.js";
@@ -219,6 +221,30 @@ export class LoopThread<M = ExposedModule> implements AsyncDisposable {
     } finally {
       this.#settled();
     }
+  }
+
+  /**
+   * Streams the items the exposed async generator `name` (or a function returning an async
+   * iterable) yields, into this thread, in order, each once; backpressure keeps the producer at
+   * most 16 items ahead. `break` (or `return()`, or cancelling the task that awaits `next()`)
+   * closes the producer, whose `finally` runs in its thread first.
+   *
+   * @example
+   * for await (const row of db.stream("rows", "select *")) console.log(row);
+   */
+  stream<K extends StreamName<M>>(name: K, ...args: CallArgs<M, K>): ThreadStream<StreamItem<M, K>> {
+    return this.handle.stream(name, ...args);
+  }
+
+  /**
+   * `stream` with options: `{ highWaterMark }` (how far ahead the producer may get, default 16)
+   * and `{ signal }` (closes the producer; `next()` rejects with the signal's reason).
+   *
+   * @example
+   * const rows = db.streamWith({ highWaterMark: 64, signal: AbortSignal.timeout(5_000) }, "rows", "q");
+   */
+  streamWith<K extends StreamName<M>>(options: StreamOptions, name: K, ...args: CallArgs<M, K>): ThreadStream<StreamItem<M, K>> {
+    return this.handle.streamWith(options, name, ...args);
   }
 
   /**

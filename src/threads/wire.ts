@@ -17,7 +17,9 @@ export const OP_DETACH = 5;
 export const OP_WRAP = 6; // port
 export const OP_DEFINE = 7; // target id, target name
 export const OP_FROM = 8; // the sender's thread id, once per channel (for snapshotThreads' cross-thread edges)
-export const OP_FIELDS = [5, 6, 3, 1, 2, 1, 2, 3, 2];
+// A stream (stream-wire.ts has its own protocol, on the port this op brings).
+export const OP_STREAM = 9; // target id, args, context entries | 0, special table | 0, port, credit block
+export const OP_FIELDS = [5, 6, 3, 1, 2, 1, 2, 3, 2, 7];
 
 /** A batch goes out once it holds this many operations, so the receiver can start on it. */
 export const MAX_OPS_PER_MESSAGE = 512;
@@ -41,5 +43,6 @@ export type Op =
   | [typeof OP_DETACH]
   | [typeof OP_WRAP, MessagePort]
   | [typeof OP_DEFINE, number, string]
-  | [typeof OP_FROM, number];
+  | [typeof OP_FROM, number]
+  | [typeof OP_STREAM, number, unknown[], ContextEntries, SpecialTable, MessagePort, Int32Array];
 export type ReplyKind = typeof R_OK | typeof R_ERROR | typeof R_CANCELLED;
