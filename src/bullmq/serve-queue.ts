@@ -15,7 +15,8 @@
  * `worker.cancelJob` reaches one worker only, and makes the worker build an AbortController and
  * signal for every job, about 3% of a small job's cost; the task is at hand here.) A cancel that
  * arrives before its job started here is remembered for a while, so the job is refused when it
- * starts.
+ * starts; and the caller marks a running job's data cancelled before it sends the event, so a job
+ * whose worker died before it acted on the cancel is refused by the worker that gets it next.
  */
 import { isAbsolute, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -225,6 +226,12 @@ class Server implements QueueServer {
       throw forBullMQ(err instanceof JobRefusedError ? err : refused(label, err));
     }
     const jobId = job.id ?? "";
+    if (call.cancelled !== undefined) {
+      // Its caller cancelled it while another worker ran it, and that worker died before it
+      // acted on the cancel: stalled-job recovery must not run it again.
+      const why = call.cancelled === "" ? "" : `: ${call.cancelled}`;
+      throw forBullMQ(new CancelledError(`The ${label} was cancelled by its caller while another worker ran it${why}`));
+    }
     const cancelledAt = this.#cancelled.get(jobId);
     if (cancelledAt !== undefined) {
       this.#cancelled.delete(jobId);
