@@ -310,10 +310,21 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
     await this.#queue.add(name, data, jobOptions);
     if (!this.#pending.has(jobId)) return;
     this.#added.set(jobId, performance.now());
-    this.#reconcileTimer ??= setInterval(() => this.#reconcile(this.#reconcileMs), this.#reconcileMs).unref();
+    // Stopped by its own tick once nothing is pending (not per job: one job at a time would
+    // start and clear a timer each).
+    this.#reconcileTimer ??= setInterval(() => this.#tick(), this.#reconcileMs).unref();
     // A caller-chosen id may name a job that already finished (BullMQ then adds nothing and no
     // event comes): read its outcome. One more round trip, only for such ids.
     if (given) this.#apply(jobId, await readOutcome(this.#queue, jobId), false);
+  }
+
+  #tick(): void {
+    if (this.#added.size > 0 && !this.#shutdown) {
+      this.#reconcile(this.#reconcileMs);
+    } else if (this.#reconcileTimer !== null) {
+      clearInterval(this.#reconcileTimer);
+      this.#reconcileTimer = null;
+    }
   }
 
   /**
@@ -432,10 +443,6 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
     }
     this.#jobOf.delete(future);
     if (!this.#pending.has(jobId)) this.#added.delete(jobId);
-    if (this.#added.size === 0 && this.#reconcileTimer !== null) {
-      clearInterval(this.#reconcileTimer);
-      this.#reconcileTimer = null;
-    }
     if (this.#jobOf.size === 0) this.#whenIdle?.();
   }
 
@@ -501,6 +508,7 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
         }));
       }
     }
+    if (this.#reconcileTimer !== null) clearInterval(this.#reconcileTimer);
     await this.#reconciling;
     await Promise.allSettled([this.#events.close(), this.#queue.close(), this.#control?.close()]);
     return inTime;
