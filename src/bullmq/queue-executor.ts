@@ -46,8 +46,9 @@ export interface QueueExecutorOptions extends QueueOptions {
   defaultJobOptions?: JobsOptions;
   /**
    * How often (ms) the outcomes of jobs pending longer than this are read from Redis, in case
-   * their events were lost (also done whenever the event reader reconnects). One read of each
-   * such job's hash per interval; no reads while nothing is pending.
+   * their events were lost (also done for all pending jobs whenever the event reader
+   * reconnects). One read of a job's hash each, at most 1024 jobs per interval (the least
+   * recently read first); no reads while nothing is pending.
    * @default 5000
    */
   reconcileInterval?: number;
@@ -80,6 +81,11 @@ const READY_REPUBLISH_MS = 50;
 const DEFAULT_RECONCILE_MS = 5000;
 /** Jobs read from Redis at once by one reconciliation (the rest wait for the next chunk). */
 const RECONCILE_CHUNK = 256;
+/**
+ * The most jobs one periodic reconciliation reads (the least recently read first), so a backlog
+ * of many waiting jobs costs Redis a bounded amount per interval. A reconnection reads them all.
+ */
+const RECONCILE_MAX = 1024;
 
 type Future = ConcurrentFuture<unknown>;
 
@@ -167,10 +173,13 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
   readonly #jobOf = new Map<Future, string>();
   readonly #idPrefix = `ml-${randomBytes(6).toString("hex")}-`;
   #nextId = 1;
-  /** Jobs whose add has finished, and when: the ones a reconciliation reads. */
+  /**
+   * Jobs whose add has finished, and when: the ones a reconciliation reads. A job read is moved to
+   * the end, so the map's order is least recently read first.
+   */
   readonly #added = new Map<string, number>();
-  /** Jobs the last reconciliation found missing from Redis. */
-  #missing = new Set<string>();
+  /** Jobs a reconciliation found missing from Redis, and when it first did. */
+  readonly #missing = new Map<string, number>();
   readonly #reconcileMs: number;
   #reconcileTimer: NodeJS.Timeout | null = null;
   #reconciling: Promise<void> | null = null;
@@ -319,8 +328,9 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
   }
 
   #tick(): void {
-    if (this.#added.size > 0 && !this.#shutdown) {
-      this.#reconcile(this.#reconcileMs);
+    // Also while shutdown() waits for the pending jobs: their events can be lost as well.
+    if (this.#added.size > 0) {
+      this.#reconcile(this.#reconcileMs, RECONCILE_MAX);
     } else if (this.#reconcileTimer !== null) {
       clearInterval(this.#reconcileTimer);
       this.#reconcileTimer = null;
@@ -328,36 +338,45 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
   }
 
   /**
-   * Reads from Redis the outcome of each job added at least `minAge` ms ago whose future still
-   * waits, and settles the ones that ended. One at a time; a failed read waits for the next.
+   * Reads from Redis the outcome of (at most `max`) jobs added at least `minAge` ms ago whose
+   * futures still wait, and settles the ones that ended. One at a time; a failed read waits for
+   * the next.
    */
-  #reconcile(minAge: number): void {
+  #reconcile(minAge: number, max = Infinity): void {
     if (this.#reconciling !== null || this.#added.size === 0) return;
-    this.#reconciling = this.#readOutcomes(minAge)
+    this.#reconciling = this.#readOutcomes(minAge, max)
       .catch(logError("reconciliation"))
       .finally(() => {
         this.#reconciling = null;
       });
   }
 
-  async #readOutcomes(minAge: number): Promise<void> {
+  async #readOutcomes(minAge: number, max: number): Promise<void> {
     const before = performance.now() - minAge;
-    const ids = [...this.#added].filter(([, at]) => at <= before).map(([jobId]) => jobId);
-    const missing = new Set<string>();
-    for (let i = 0; i < ids.length && !this.#shutdown; i += RECONCILE_CHUNK) {
+    const ids: string[] = [];
+    for (const [jobId, at] of this.#added) {
+      if (ids.length >= max) break;
+      if (at <= before) ids.push(jobId);
+    }
+    for (let i = 0; i < ids.length; i += RECONCILE_CHUNK) {
       const chunk = ids.slice(i, i + RECONCILE_CHUNK);
       const outcomes = await Promise.all(chunk.map((jobId) => readOutcome(this.#queue, jobId)));
-      for (const [at, jobId] of chunk.entries()) {
-        const outcome = outcomes[at] as JobOutcome;
-        if (outcome.state === "missing" && this.#pending.has(jobId)) missing.add(jobId);
-        this.#apply(jobId, outcome, true);
+      for (const [n, jobId] of chunk.entries()) {
+        const at = this.#added.get(jobId);
+        if (at === undefined) continue;
+        this.#added.delete(jobId);
+        this.#added.set(jobId, at);
+        this.#apply(jobId, outcomes[n] as JobOutcome, true);
       }
     }
-    this.#missing = missing;
   }
 
-  /** Settles a job's futures by what Redis says; `lose` fails a job missing twice in a row. */
+  /**
+   * Settles a job's futures by what Redis says; `lose` fails a job found missing again at least
+   * an interval after it was first found missing (an event on its way may still settle it).
+   */
   #apply(jobId: string, outcome: JobOutcome, lose: boolean): void {
+    if (outcome.state !== "missing") this.#missing.delete(jobId);
     switch (outcome.state) {
       case "completed":
         this.#onCompleted({ jobId, returnvalue: outcome.returnvalue });
@@ -365,9 +384,13 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
       case "failed":
         this.#onFailed({ jobId, failedReason: outcome.failedReason });
         return;
-      case "missing":
-        if (lose && this.#missing.has(jobId)) this.#settleAll({ jobId }, "failed", this.#vanished(jobId));
+      case "missing": {
+        if (!lose) return;
+        const since = this.#missing.get(jobId);
+        if (since === undefined) this.#missing.set(jobId, performance.now());
+        else if (performance.now() - since >= this.#reconcileMs) this.#settleAll({ jobId }, "failed", this.#vanished(jobId));
         return;
+      }
       case "pending":
         return;
     }
@@ -442,7 +465,10 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
       if (list.length === 0) this.#pending.delete(jobId);
     }
     this.#jobOf.delete(future);
-    if (!this.#pending.has(jobId)) this.#added.delete(jobId);
+    if (!this.#pending.has(jobId)) {
+      this.#added.delete(jobId);
+      this.#missing.delete(jobId);
+    }
     if (this.#jobOf.size === 0) this.#whenIdle?.();
   }
 
