@@ -129,6 +129,8 @@ describe("multiloop/bullmq without Redis", () => {
     expect(() => new QueueExecutor({ queue: "", connection: {} })).toThrow(RangeError);
     expect(() => new QueueExecutor({ queue: "q" } as never)).toThrow(/options\.connection/u);
     expect(() => new QueueExecutor({ queue: "q", connection: {}, nope: true } as never)).toThrow(/options\.nope/u);
+    expect(() => new QueueExecutor({ queue: "q", connection: {}, reconcileInterval: 0 })).toThrow(RangeError);
+    expect(() => new QueueExecutor({ queue: "q", connection: {}, reconcileInterval: "5s" as never })).toThrow(/options\.reconcileInterval/u);
   });
 });
 
