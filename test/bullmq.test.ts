@@ -5,11 +5,13 @@
  * without redis-server these suites are skipped after one loud line, and fail with CI=true.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Queue, QueueEvents } from "bullmq";
+import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CancelledError, JobLostError, JobRefusedError, NoRunningLoopError, RemoteError, createTask, getRunningLoop, run } from "multiloop";
 import { QueueExecutor, serveQueue } from "multiloop/bullmq";
@@ -55,10 +57,12 @@ function start(args: string[], ready: string, cwd = root): Promise<Spawned> {
 
 const worker = (queue: string, concurrency = 4): Promise<Spawned> => start([WORKER, String(port), queue, String(concurrency)], "ready");
 
-async function until<T>(probe: () => T | undefined | null | false, what: string, ms = 15_000): Promise<T> {
+type Probed<T> = T | undefined | null | false;
+
+async function until<T>(probe: () => Probed<T> | Promise<Probed<T>>, what: string, ms = 15_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const value = probe();
+    const value = await probe();
     if (value !== undefined && value !== null && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 25));
@@ -73,6 +77,45 @@ const startedPids = (name: string): number[] =>
 
 const connection = (): { host: string; port: number } => ({ host: "127.0.0.1", port });
 
+/**
+ * A TCP relay to the redis-server that can be cut (every connection through it dropped, new ones
+ * refused) and restored on the same port: a network outage for one client only.
+ */
+class Relay {
+  #server: Server | null = null;
+  readonly #sockets = new Set<Socket>();
+  port = 0;
+
+  async open(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = connect(port, "127.0.0.1");
+      for (const s of [client, upstream]) {
+        this.#sockets.add(s);
+        s.on("error", () => undefined);
+        s.on("close", () => {
+          this.#sockets.delete(s);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.port, "127.0.0.1", () => resolve());
+    });
+    this.port = (server.address() as AddressInfo).port;
+    this.#server = server;
+  }
+
+  async cut(): Promise<void> {
+    const server = this.#server;
+    this.#server = null;
+    for (const s of this.#sockets) s.destroy();
+    await new Promise((resolve) => server?.close(resolve));
+  }
+}
+
 describe("multiloop/bullmq without Redis", () => {
   it("serveQueue needs a running loop; bad options are TypeErrors/RangeErrors naming the option", async () => {
     await expect(serveQueue({ queue: "q", connection: {}, allow: ["./x.js"] })).rejects.toBeInstanceOf(NoRunningLoopError);
@@ -86,6 +129,8 @@ describe("multiloop/bullmq without Redis", () => {
     expect(() => new QueueExecutor({ queue: "", connection: {} })).toThrow(RangeError);
     expect(() => new QueueExecutor({ queue: "q" } as never)).toThrow(/options\.connection/u);
     expect(() => new QueueExecutor({ queue: "q", connection: {}, nope: true } as never)).toThrow(/options\.nope/u);
+    expect(() => new QueueExecutor({ queue: "q", connection: {}, reconcileInterval: 0 })).toThrow(RangeError);
+    expect(() => new QueueExecutor({ queue: "q", connection: {}, reconcileInterval: "5s" as never })).toThrow(/options\.reconcileInterval/u);
   });
 });
 
@@ -254,7 +299,7 @@ describeWith(REDIS_SERVER, "multiloop/bullmq against a real redis-server", () =>
     const executor = new QueueExecutor({ queue: "kill", connection: connection() });
     try {
       let settled = 0;
-      const fut = executor.submit(jobs("mark"), [dir, "killed", 2000]);
+      const fut = executor.submit(jobs("mark"), [dir, "killed", 500]);
       fut.addDoneCallback(() => settled++);
       const [first] = await until(() => startedPids("killed").length > 0 && startedPids("killed"), "the job to start");
       const victim = pair.find((w) => w.child.pid === first) as Spawned;
@@ -263,7 +308,7 @@ describeWith(REDIS_SERVER, "multiloop/bullmq against a real redis-server", () =>
       const survivor = pair.find((w) => w !== victim) as Spawned;
       expect(pid).toBe(survivor.child.pid);
       expect(startedPids("killed").sort()).toEqual([first, pid].sort());
-      await sleepMs(1500);
+      await sleepMs(1000);
       expect(settled).toBe(1);
     } finally {
       await executor.shutdown();
@@ -290,6 +335,88 @@ describeWith(REDIS_SERVER, "multiloop/bullmq against a real redis-server", () =>
       last.child.kill("SIGKILL");
     } finally {
       await executor.shutdown();
+    }
+  });
+
+  it("futures settle when their events were lost: the reader's connection dropped and the event stream was trimmed meanwhile", { timeout: T }, async () => {
+    const w = await worker("outage");
+    const relay = new Relay();
+    await relay.open();
+    // A long interval: what settles these futures is the reconciliation when the reader is back.
+    const executor = new QueueExecutor({ queue: "outage", connection: { host: "127.0.0.1", port: relay.port }, reconcileInterval: 600_000 });
+    const queue = new Queue("outage", { connection: connection() });
+    const redisClient = new Redis(port, "127.0.0.1");
+    try {
+      const futs = Array.from({ length: 8 }, (_, i) => executor.submit(jobs("whoami"), [300], { jobId: `outage-${i}` }));
+      await until(async () => ((await queue.getJobCounts("active"))["active"] ?? 0) > 0, "the jobs to start");
+      await relay.cut();
+      await until(async () => (await queue.getJobCounts("completed"))["completed"] === futs.length, "the jobs to finish", 20_000);
+      // Every event of theirs is gone before the reader can read it.
+      await redisClient.xtrim("bull:outage:events", "MAXLEN", 0);
+      await relay.open();
+      const results = (await Promise.all(futs)) as Array<{ pid: number }>;
+      expect(results.map((r) => r.pid)).toEqual(futs.map(() => w.child.pid));
+    } finally {
+      await executor.shutdown({ timeout: 5000 });
+      await relay.cut();
+      await queue.close();
+      redisClient.disconnect();
+      w.child.kill("SIGKILL");
+    }
+  });
+
+  it("a job that vanished from Redis without an event fails with JobLostError, read by the periodic reconciliation", { timeout: T }, async () => {
+    // No worker serves this queue: the jobs wait, then their hashes are deleted behind BullMQ's back.
+    const executor = new QueueExecutor({ queue: "vanish", connection: connection(), reconcileInterval: 100 });
+    const queue = new Queue("vanish", { connection: connection() });
+    const redisClient = new Redis(port, "127.0.0.1");
+    try {
+      let settled = 0;
+      const futs = ["vanish-1", "vanish-2"].map((jobId) => executor.submit(jobs("echo"), [jobId], { jobId }));
+      for (const f of futs) f.addDoneCallback(() => settled++);
+      await until(async () => (await queue.getJobCounts("waiting"))["waiting"] === 2, "the jobs to wait");
+      await redisClient.del("bull:vanish:vanish-1", "bull:vanish:vanish-2");
+      for (const f of futs) {
+        const err = (await f.then(null, (e: unknown) => e)) as JobLostError;
+        expect(err).toBeInstanceOf(JobLostError);
+        expect(err.message).toMatch(/^The job vanish-\d of queue 'vanish' is no longer in Redis/u);
+        expect(err.queue).toBe("vanish");
+      }
+      expect(settled).toBe(2);
+      expect(executor.pending).toBe(0);
+    } finally {
+      await executor.shutdown();
+      await queue.close();
+      redisClient.disconnect();
+    }
+  });
+
+  it("a cancel outlives the worker: a job cancelled while running whose worker dies before acting on it is not run again", { timeout: T }, async () => {
+    const pair = await Promise.all([worker("durable"), worker("durable")]);
+    const executor = new QueueExecutor({ queue: "durable", connection: connection() });
+    const queue = new Queue("durable", { connection: connection() });
+    try {
+      let settled = 0;
+      // stubborn: a cancel only writes a marker, and the job goes on (it never acknowledges).
+      const fut = executor.submit(jobs("stubborn"), [dir, "durable", 20_000], { jobId: "durable-1" });
+      fut.addDoneCallback(() => settled++);
+      const [first] = await until(() => startedPids("durable").length > 0 && startedPids("durable"), "the job to start");
+      expect(fut.cancel()).toBe(true);
+      await until(() => existsSync(join(dir, `durable.cancel-seen.${String(first)}`)), "the worker to see the cancel");
+      const victim = pair.find((w) => w.child.pid === first) as Spawned;
+      victim.child.kill("SIGKILL");
+      // Stalled-job recovery hands the job to the other worker, which refuses it.
+      await until(async () => (await queue.getJobState("durable-1")) === "failed", "the job to fail", 20_000);
+      const job = await queue.getJob("durable-1");
+      expect(job?.failedReason).toMatch(/^CancelledError: The job durable-1 of queue 'durable' was cancelled by its caller while another worker ran it/u);
+      expect(startedPids("durable")).toEqual([first]);
+      expect(fut.cancelled()).toBe(true);
+      await expect(fut).rejects.toBeInstanceOf(CancelledError);
+      expect(settled).toBe(1);
+    } finally {
+      await executor.shutdown();
+      await queue.close();
+      for (const w of pair) w.child.kill("SIGKILL");
     }
   });
 

@@ -1,7 +1,9 @@
 /**
  * distributed.bullmq (issue 17 §5): jobs through BullMQ on one local redis-server, with two worker
  * processes of concurrency 50 on each side.
- * - round trip: one small job at a time, submit to result;
+ * - round trip: one small job at a time, submit to result, multiloop and direct jobs alternating
+ *   one by one (each pair sees the same machine: this 2-core machine is shared, and runs of one
+ *   side then the other moved the ratio between 0.55x and 1.6x); the median job of each side;
  * - throughput: a burst of small jobs in flight at once, until the last result.
  * multiloop's `QueueExecutor` + `serveQueue` against BullMQ used directly: `queue.add` +
  * `job.waitUntilFinished(queueEvents)` with a plain BullMQ `Worker` that returns the job's data.
@@ -14,6 +16,7 @@ import { spawnRedisServer, type PlainRedisServer } from "../../examples/redis/se
 import { withCleanup, type Cleanup } from "../cleanup.js";
 import { now, opsPerSecond, pick, rounds, toMeasurements, usPerOp, type Rounds } from "../measure.js";
 import type { Scenario, ScenarioResult } from "../scenario-types.js";
+import { median } from "../stats.js";
 
 const SOURCE = "issue 17 §5";
 const WORKERS = 2;
@@ -86,26 +89,37 @@ const scenario: Scenario = {
         const sequential = pick(ctx, { full: 300, quick: 100, tiny: 3 });
         const burst = pick(ctx, { full: 5000, quick: 2000, tiny: 20 });
         const plan: Rounds = pick(ctx, { full: { warmup: 1, reps: 5 }, quick: { warmup: 1, reps: 3 }, tiny: { warmup: 0, reps: 1 } });
+        const multiloopJob = (): PromiseLike<unknown> => remote.submit(fn, PAYLOAD);
+        const directJob = async (): Promise<unknown> => (await queue.add("echo", PAYLOAD)).waitUntilFinished(events);
         const samples = await rounds(plan, [
           async () => {
-            let start = now();
-            for (let i = 0; i < sequential; i++) await remote.submit(fn, PAYLOAD);
-            const roundTrip = usPerOp(start, now(), sequential);
-            start = now();
-            await Promise.all(Array.from({ length: burst }, () => remote.submit(fn, PAYLOAD)));
-            const throughput = opsPerSecond(start, now(), burst);
-            ctx.progress(`distributed.bullmq multiloop: ${roundTrip.toFixed(0)} us round trip, ${throughput.toFixed(0)} jobs/s`);
-            return { "multiloop QueueExecutor round trip": roundTrip, "multiloop QueueExecutor throughput": throughput };
+            const ml: number[] = [];
+            const direct: number[] = [];
+            for (let i = 0; i < sequential; i++) {
+              // Which side goes first alternates too.
+              for (const side of i % 2 === 0 ? [0, 1] : [1, 0]) {
+                const start = now();
+                await (side === 0 ? multiloopJob() : directJob());
+                (side === 0 ? ml : direct).push(usPerOp(start, now(), 1));
+              }
+            }
+            const figures = { "multiloop QueueExecutor round trip": median(ml), "BullMQ direct round trip": median(direct) };
+            ctx.progress(`distributed.bullmq round trip: multiloop ${figures["multiloop QueueExecutor round trip"].toFixed(0)} us, direct ${figures["BullMQ direct round trip"].toFixed(0)} us`);
+            return figures;
           },
           async () => {
-            let start = now();
-            for (let i = 0; i < sequential; i++) await (await queue.add("echo", PAYLOAD)).waitUntilFinished(events);
-            const roundTrip = usPerOp(start, now(), sequential);
-            start = now();
-            await Promise.all(Array.from({ length: burst }, async (): Promise<unknown> => (await queue.add("echo", PAYLOAD)).waitUntilFinished(events)));
+            const start = now();
+            await Promise.all(Array.from({ length: burst }, multiloopJob));
             const throughput = opsPerSecond(start, now(), burst);
-            ctx.progress(`distributed.bullmq direct: ${roundTrip.toFixed(0)} us round trip, ${throughput.toFixed(0)} jobs/s`);
-            return { "BullMQ direct round trip": roundTrip, "BullMQ direct throughput": throughput };
+            ctx.progress(`distributed.bullmq multiloop: ${throughput.toFixed(0)} jobs/s`);
+            return { "multiloop QueueExecutor throughput": throughput };
+          },
+          async () => {
+            const start = now();
+            await Promise.all(Array.from({ length: burst }, directJob));
+            const throughput = opsPerSecond(start, now(), burst);
+            ctx.progress(`distributed.bullmq direct: ${throughput.toFixed(0)} jobs/s`);
+            return { "BullMQ direct throughput": throughput };
           },
         ]);
         return {
@@ -117,7 +131,8 @@ const scenario: Scenario = {
           }),
           ratios: RATIOS,
           notes: [
-            `${WORKERS} worker processes x concurrency ${CONCURRENCY} per side; ${sequential} sequential jobs, then ${burst} at once; ` +
+            `${WORKERS} worker processes x concurrency ${CONCURRENCY} per side; round trip: the median of ${sequential} sequential jobs per side, ` +
+              `the two sides alternating job by job; throughput: ${burst} jobs at once; ` +
               `direct: queue.add + job.waitUntilFinished(queueEvents) and a BullMQ Worker returning job.data; node ${process.version}.`,
           ],
         };

@@ -46,6 +46,11 @@ export interface JobData {
   args?: string;
   /** The arguments, when JSON keeps them exactly. */
   json?: unknown[];
+  /**
+   * Set by a caller that cancelled the job while a worker ran it (with the cancel's message, or
+   * ""): a worker that gets the job later (its first worker died) refuses it.
+   */
+  cancelled?: string;
 }
 
 /** A job's return value as a multiloop worker stores it. */
@@ -145,11 +150,22 @@ export function jobData(filename: string, name: string, args: unknown[]): JobDat
   return { multiloop: 1, filename, name, args: encodeValue(args, name, "the arguments") };
 }
 
+/**
+ * The data of a job whose caller cancelled it while it ran: `data` as it was, marked. Data that
+ * is not an object (not a multiloop job) is left as it is: no multiloop worker would run it.
+ */
+export function cancelledJobData(data: unknown, message: string | undefined): unknown {
+  if (typeof data !== "object" || data === null || Array.isArray(data)) return data;
+  return { ...data, cancelled: message ?? "" };
+}
+
 /** What a worker runs for a job. */
 export interface JobCall {
   filename: string;
   name: string;
   args: unknown[];
+  /** The job was cancelled by its caller while another worker ran it (the cancel's message). */
+  cancelled?: string;
 }
 
 /**
@@ -161,7 +177,7 @@ export function readJobData(data: unknown, job: string, maxBytes: number): JobCa
   if (typeof data !== "object" || data === null || Array.isArray(data)) {
     throw new TypeError(`The data of ${job} is not a multiloop job: expected ${shape}, got ${describeValue(data)}`);
   }
-  const { multiloop, filename, name, args, json } = data as Record<string, unknown>;
+  const { multiloop, filename, name, args, json, cancelled } = data as Record<string, unknown>;
   if (multiloop !== 1) {
     throw new TypeError(`The data of ${job} is not a multiloop job: expected ${shape}, got an object whose \`multiloop\` is ${describeValue(multiloop)}`);
   }
@@ -171,6 +187,8 @@ export function readJobData(data: unknown, job: string, maxBytes: number): JobCa
   if (typeof name !== "string" || name === "" || name.length > MAX_NAME) {
     throw new TypeError(`The data of ${job} has no usable \`name\`: expected the name of an exported function, got ${describeValue(name)}`);
   }
+  // A cancelled job is refused before its arguments are decoded.
+  if (typeof cancelled === "string") return { filename, name, args: [], cancelled };
   if (args === undefined && Array.isArray(json)) return { filename, name, args: json };
   if (typeof args !== "string") {
     throw new TypeError(

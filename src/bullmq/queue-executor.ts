@@ -10,20 +10,30 @@
  * custom event it publishes to itself says its stream read is in place (a reader that starts at
  * "the newest event" could otherwise miss the first jobs' events).
  *
+ * Events can be lost (a stream trimmed while the reader was disconnected or behind), so the
+ * outcome of every pending job is also read from Redis (job-outcome.ts) when the reader reconnects
+ * and every `reconcileInterval` ms while jobs are pending: a future never waits for an event that
+ * will not come. A job no longer in Redis (removed by retention or by hand, a flushed Redis) fails
+ * its futures with `JobLostError` once two such reads, an interval apart, found it missing.
+ *
  * Cancellation: `future.cancel()` settles the future at once; the job is then removed if it still
- * waits, and if a worker already runs it (BullMQ refuses to remove a locked job) a cancel event on
- * the queue's control stream reaches every worker, and the one running it cancels its task.
+ * waits. If a worker already runs it (BullMQ refuses to remove a locked job), the job's data is
+ * marked cancelled, which makes the cancel durable (a worker that takes the job after its first
+ * worker died refuses it instead of running it again), and then a cancel event on the queue's
+ * control stream reaches every worker, and the one running it cancels its task.
  */
 import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
 import { types } from "node:util";
 import type { JobsOptions, Queue, QueueEvents, QueueEventsProducer } from "bullmq";
 import { JobLostError, RemoteError, RuntimeError } from "../core/errors.js";
 import type { Executor, ExecutorFn, ShutdownOptions } from "../core/executor.js";
 import { debug } from "../core/log.js";
 import { safeGet } from "../core/format.js";
-import { checkKnownOptions, checkObject, checkTime, rangeError, readOptions, typeError } from "../core/validate.js";
+import { checkInteger, checkKnownOptions, checkObject, checkTime, rangeError, readOptions, typeError } from "../core/validate.js";
 import { ConcurrentFuture, kSettle, type RemoteCanceller } from "../threads/concurrent-future.js";
-import { jobData, readFailure, readJobResult } from "./codec.js";
+import { cancelledJobData, jobData, readFailure, readJobResult } from "./codec.js";
+import { readOutcome, type JobOutcome } from "./job-outcome.js";
 import { bullmq } from "./load.js";
 import { CANCEL_EVENT, READY_EVENT, baseOptions, checkQueueOptions, controlQueue, type QueueOptions } from "./options.js";
 
@@ -34,6 +44,14 @@ export interface QueueExecutorOptions extends QueueOptions {
    * @default { removeOnComplete: { age: 3600 }, removeOnFail: { age: 86400 } }
    */
   defaultJobOptions?: JobsOptions;
+  /**
+   * How often (ms) the outcomes of jobs pending longer than this are read from Redis, in case
+   * their events were lost (also done for all pending jobs whenever the event reader
+   * reconnects). One read of a job's hash each, at most 1024 jobs per interval (the least
+   * recently read first); no reads while nothing is pending.
+   * @default 5000
+   */
+  reconcileInterval?: number;
 }
 
 export interface QueueSubmitOptions {
@@ -59,6 +77,15 @@ const DEFAULT_JOB_OPTIONS: JobsOptions = { removeOnComplete: { age: 3600 }, remo
 
 /** How often the reader's own ready event is published again until it has read one. */
 const READY_REPUBLISH_MS = 50;
+
+const DEFAULT_RECONCILE_MS = 5000;
+/** Jobs read from Redis at once by one reconciliation (the rest wait for the next chunk). */
+const RECONCILE_CHUNK = 256;
+/**
+ * The most jobs one periodic reconciliation reads (the least recently read first), so a backlog
+ * of many waiting jobs costs Redis a bounded amount per interval. A reconnection reads them all.
+ */
+const RECONCILE_MAX = 1024;
 
 type Future = ConcurrentFuture<unknown>;
 
@@ -146,15 +173,29 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
   readonly #jobOf = new Map<Future, string>();
   readonly #idPrefix = `ml-${randomBytes(6).toString("hex")}-`;
   #nextId = 1;
+  /**
+   * Jobs whose add has finished, and when: the ones a reconciliation reads. A job read is moved to
+   * the end, so the map's order is least recently read first.
+   */
+  readonly #added = new Map<string, number>();
+  /** Jobs a reconciliation found missing from Redis, and when it first did. */
+  readonly #missing = new Map<string, number>();
+  readonly #reconcileMs: number;
+  #reconcileTimer: NodeJS.Timeout | null = null;
+  #reconciling: Promise<void> | null = null;
+  /** The event reader lost its connection: reconcile once it is back. */
+  #dropped = false;
   #shutdown = false;
   #closing: Promise<boolean> | null = null;
   #whenIdle: (() => void) | null = null;
 
   constructor(options: QueueExecutorOptions) {
     options = readOptions("options", options);
-    checkKnownOptions("QueueExecutor", options, ["queue", "connection", "prefix", "defaultJobOptions"]);
+    checkKnownOptions("QueueExecutor", options, ["queue", "connection", "prefix", "defaultJobOptions", "reconcileInterval"]);
     checkQueueOptions(options);
     checkObject("options.defaultJobOptions", options.defaultJobOptions);
+    if (options.reconcileInterval !== undefined) checkInteger("options.reconcileInterval", options.reconcileInterval, 1);
+    this.#reconcileMs = options.reconcileInterval ?? DEFAULT_RECONCILE_MS;
     this.#queueName = options.queue;
     this.#base = baseOptions(options);
     this.#queue = new bullmq.Queue(options.queue, {
@@ -167,6 +208,19 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
     this.#events.on("completed", (args) => this.#onCompleted(args));
     this.#events.on("failed", (args) => this.#onFailed(args));
     this.#events.on("removed", (args) => this.#settleAll(args, "cancelled", "the job was removed from the queue"));
+    this.#events.on("ioredis:close", () => {
+      this.#dropped = true;
+    });
+    // BullMQ 6 reports the reader's reconnection on its backend; without that, the periodic
+    // reconciliation covers what a reconnection lost.
+    const backend = (this.#events as { getBackend?: () => unknown }).getBackend?.();
+    if (backend instanceof EventEmitter) {
+      backend.on("ready", () => {
+        if (!this.#dropped) return;
+        this.#dropped = false;
+        this.#reconcile(0);
+      });
+    }
     this.#ready = this.#start();
     // A failed start is reported to each submission; it must not be an unhandled rejection here.
     this.#ready.catch(logError("start"));
@@ -263,18 +317,93 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
     await this.#ready;
     if (future.done()) return;
     await this.#queue.add(name, data, jobOptions);
+    if (!this.#pending.has(jobId)) return;
+    this.#added.set(jobId, performance.now());
+    // Stopped by its own tick once nothing is pending (not per job: one job at a time would
+    // start and clear a timer each).
+    this.#reconcileTimer ??= setInterval(() => this.#tick(), this.#reconcileMs).unref();
     // A caller-chosen id may name a job that already finished (BullMQ then adds nothing and no
     // event comes): read its outcome. One more round trip, only for such ids.
-    if (given) await this.#readFinished(jobId);
+    if (given) this.#apply(jobId, await readOutcome(this.#queue, jobId), false);
   }
 
-  async #readFinished(jobId: string): Promise<void> {
-    const state = await this.#queue.getJobState(jobId);
-    if (state !== "completed" && state !== "failed") return;
-    const job = await bullmq.Job.fromId(this.#queue, jobId);
-    if (job === undefined) return;
-    if (state === "completed") this.#onCompleted({ jobId, returnvalue: job.returnvalue });
-    else this.#onFailed({ jobId, failedReason: job.failedReason });
+  #tick(): void {
+    // Also while shutdown() waits for the pending jobs: their events can be lost as well.
+    if (this.#added.size > 0) {
+      this.#reconcile(this.#reconcileMs, RECONCILE_MAX);
+    } else if (this.#reconcileTimer !== null) {
+      clearInterval(this.#reconcileTimer);
+      this.#reconcileTimer = null;
+    }
+  }
+
+  /**
+   * Reads from Redis the outcome of (at most `max`) jobs added at least `minAge` ms ago whose
+   * futures still wait, and settles the ones that ended. One at a time; a failed read waits for
+   * the next.
+   */
+  #reconcile(minAge: number, max = Infinity): void {
+    if (this.#reconciling !== null || this.#added.size === 0) return;
+    this.#reconciling = this.#readOutcomes(minAge, max)
+      .catch(logError("reconciliation"))
+      .finally(() => {
+        this.#reconciling = null;
+      });
+  }
+
+  async #readOutcomes(minAge: number, max: number): Promise<void> {
+    const before = performance.now() - minAge;
+    const ids: string[] = [];
+    for (const [jobId, at] of this.#added) {
+      if (ids.length >= max) break;
+      if (at <= before) ids.push(jobId);
+    }
+    for (let i = 0; i < ids.length; i += RECONCILE_CHUNK) {
+      const chunk = ids.slice(i, i + RECONCILE_CHUNK);
+      const outcomes = await Promise.all(chunk.map((jobId) => readOutcome(this.#queue, jobId)));
+      for (const [n, jobId] of chunk.entries()) {
+        const at = this.#added.get(jobId);
+        if (at === undefined) continue;
+        this.#added.delete(jobId);
+        this.#added.set(jobId, at);
+        this.#apply(jobId, outcomes[n] as JobOutcome, true);
+      }
+    }
+  }
+
+  /**
+   * Settles a job's futures by what Redis says; `lose` fails a job found missing again at least
+   * an interval after it was first found missing (an event on its way may still settle it).
+   */
+  #apply(jobId: string, outcome: JobOutcome, lose: boolean): void {
+    if (outcome.state !== "missing") this.#missing.delete(jobId);
+    switch (outcome.state) {
+      case "completed":
+        this.#onCompleted({ jobId, returnvalue: outcome.returnvalue });
+        return;
+      case "failed":
+        this.#onFailed({ jobId, failedReason: outcome.failedReason });
+        return;
+      case "missing": {
+        if (!lose) return;
+        const since = this.#missing.get(jobId);
+        if (since === undefined) this.#missing.set(jobId, performance.now());
+        else if (performance.now() - since >= this.#reconcileMs) this.#settleAll({ jobId }, "failed", this.#vanished(jobId));
+        return;
+      }
+      case "pending":
+        return;
+    }
+  }
+
+  #vanished(jobId: string): JobLostError {
+    return new JobLostError(`The job ${jobId} of queue '${this.#queueName}' is no longer in Redis, and its outcome never reached this executor`, {
+      jobId,
+      queue: this.#queueName,
+      hint:
+        "It was removed before its result was read: by retention (removeOnComplete/removeOnFail too small for how far this executor's event reader fell behind), " +
+        "by queue.remove()/obliterate()/clean(), or with the data of a flushed or evicting Redis. It may or may not have run.",
+    });
   }
 
   #onCompleted(args: EventArgs): void {
@@ -336,6 +465,10 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
       if (list.length === 0) this.#pending.delete(jobId);
     }
     this.#jobOf.delete(future);
+    if (!this.#pending.has(jobId)) {
+      this.#added.delete(jobId);
+      this.#missing.delete(jobId);
+    }
     if (this.#jobOf.size === 0) this.#whenIdle?.();
   }
 
@@ -354,6 +487,11 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
     // BullMQ removes a job that is not locked (waiting, delayed, between attempts); a running one
     // is locked by its worker, which must be told.
     if ((await this.#queue.remove(jobId)) === 1) return;
+    // First a mark in the job itself, which outlives its worker: if that worker dies before it
+    // acts on the event, the worker that stalled-job recovery gives the job to refuses it.
+    const job = await bullmq.Job.fromId(this.#queue, jobId);
+    if (job === undefined || job.finishedOn !== undefined) return;
+    await job.updateData(cancelledJobData(job.data, msg));
     this.#control ??= this.#openControl();
     await this.#control.publishEvent({ eventName: CANCEL_EVENT, jobId, reason: msg });
   }
@@ -396,6 +534,8 @@ export class QueueExecutor implements Executor, RemoteCanceller, AsyncDisposable
         }));
       }
     }
+    if (this.#reconcileTimer !== null) clearInterval(this.#reconcileTimer);
+    await this.#reconciling;
     await Promise.allSettled([this.#events.close(), this.#queue.close(), this.#control?.close()]);
     return inTime;
   }
