@@ -15,7 +15,10 @@ import {
   type ExceptionContext,
 } from "multiloop";
 
-async function runLoop(setup: (loop: EventLoop, log: string[]) => void, stopAfterMs = 5): Promise<string[]> {
+// The stop timer must come after everything a test schedules, however slow the first iteration
+// is: at 5 ms, a loaded machine ran it in the first iteration and stop() dropped the next one's
+// callbacks (as asyncio's stop() does).
+async function runLoop(setup: (loop: EventLoop, log: string[]) => void, stopAfterMs = 250): Promise<string[]> {
   const loop = newEventLoop();
   const log: string[] = [];
   setup(loop, log);
