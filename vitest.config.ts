@@ -13,6 +13,7 @@ export default defineConfig({
     maxWorkers: Math.max(2, availableParallelism() - 1),
     // One loud line per missing system program (redis-server); see test/system-programs.ts.
     globalSetup: ["test/setup/system-programs.ts"],
+    setupFiles: ["test/setup/trace-files.ts"],
     testTimeout: 20_000,
     hookTimeout: 20_000,
   },
