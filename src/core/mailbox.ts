@@ -172,6 +172,26 @@ export class Mailbox implements LoopInbox {
     }
   }
 
+  pending(): boolean {
+    if (Atomics.load(this.control, PENDING) > 0) return true;
+    // The count lags behind the ports (a sender counts after it posted): ask them too.
+    if (this.#draining) return false;
+    for (let i = 0; i < this.#ports.length; i++) {
+      const port = this.#ports[i] as MessagePort;
+      const msg = receiveMessageOnPort(port);
+      if (msg === undefined) continue;
+      this.#draining = true;
+      try {
+        this.#receive(msg.message, port);
+        this.#drainPort(port);
+      } finally {
+        this.#draining = false;
+      }
+      return true;
+    }
+    return false;
+  }
+
   park(): boolean {
     const control = this.control;
     Atomics.store(control, STATE, PARKED);

@@ -16,7 +16,8 @@
  * If B's thread dies or its loop closes, the ports close, and every future still pending on a
  * closed port is rejected (`ThreadExitError` or "Event loop is closed"): nothing hangs.
  */
-import type { MessagePort, Transferable } from "node:worker_threads";
+import { receiveMessageOnPort, type MessagePort, type Transferable } from "node:worker_threads";
+import { addSpinSource, removeSpinSource } from "../core/mailbox-spin.js";
 import { ConcurrentFuture, kSettle, kTarget, type RemoteCanceller, type SettleKind } from "./concurrent-future.js";
 import { encodeSpecials, scanValue } from "./crossing.js";
 import { decodeSpecials } from "./crossing-decode.js";
@@ -269,7 +270,10 @@ export class Channel implements RemoteCanceller {
     const id = this.#freeSlots.pop() ?? this.#slots.length;
     const cf = new ConcurrentFuture<T>(target, this.threadName, this, id);
     this.#slots[id] = cf as ConcurrentFuture<unknown>;
-    if (++this.#waiting === 1) this.port.ref();
+    if (++this.#waiting === 1) {
+      this.port.ref();
+      addSpinSource(this.#spinPoll);
+    }
     const targetId = this.#targetId(target);
     try {
       if (payload === null) this.#postCall(OP_RUN, id, targetId, args, ctx, 0, transfers);
@@ -295,6 +299,7 @@ export class Channel implements RemoteCanceller {
   #stopWaiting(): void {
     if (--this.#waiting !== 0) return;
     this.port.unref();
+    removeSpinSource(this.#spinPoll);
     // The last copy went away while these calls were out: the channel stayed for their answers.
     if (this.#copies === 0) this.#drop();
   }
@@ -338,6 +343,15 @@ export class Channel implements RemoteCanceller {
     this.#stopWaiting();
     cf[kSettle](kind, payload);
   }
+
+  /** A spinning loop in this thread polls for replies here (core/mailbox-spin.ts). */
+  readonly #spinPoll = (): boolean => {
+    if (this.#portClosed) return false;
+    const received = receiveMessageOnPort(this.port);
+    if (received === undefined) return false;
+    this.#onReplies(received.message);
+    return true;
+  };
 
   readonly #onReplies = (message: unknown): void => {
     // Nothing a reply holds may throw out of this handler (it would end the thread): a reply that
@@ -391,6 +405,7 @@ export class Channel implements RemoteCanceller {
     this.#freeSlots.length = 0;
     this.#waiting = 0;
     this.port.unref();
+    removeSpinSource(this.#spinPoll);
     for (const cf of pending) cf[kSettle]("failed", makeError());
   }
 

@@ -14,6 +14,7 @@ import type { Remote } from "./remote-types.js";
 import type { CallArgs, CallOptions, CallResult, ExposedModule, ExposedName } from "./exposed-types.js";
 import { awaitCall, checkCallOptions } from "./call-options.js";
 import { debugThread } from "../core/log.js";
+import { readSpinMicros } from "../core/mailbox-spin.js";
 
 export interface SpawnLoopThreadOptions {
   /** The thread's name: `currentThreadName()` inside it, and in errors. Default `Worker-<threadId>`. */
@@ -30,6 +31,11 @@ export interface SpawnLoopThreadOptions {
   env?: NodeJS.Dict<string> | typeof SHARE_ENV;
   /** Extra `execArgv` for the thread (e.g. a loader for TypeScript modules). */
   execArgv?: string[];
+  /**
+   * Opt-in: the thread's loop polls its mailbox for up to `micros` microseconds before it parks
+   * (`loop.setMailboxSpin`): calls reach it faster, and the thread keeps a core busy while it polls.
+   */
+  spin?: { micros: number } | null;
 }
 
 interface ReadyMessage {
@@ -80,7 +86,8 @@ export async function spawnLoopThread<M = ExposedModule>(options: SpawnLoopThrea
   options = readOptions("options", options);
   if (options.name !== undefined) checkString("options.name", options.name);
   const module = options.module === undefined ? null : moduleSpecifier(options.module);
-  const workerData: Record<string, unknown> = { module };
+  const spin = readSpinMicros("options.spin", options.spin);
+  const workerData: Record<string, unknown> = { module, spin };
   if (options.name !== undefined) workerData[THREAD_NAME_KEY] = options.name;
   const worker = new Worker(workerFile, {
     workerData,
