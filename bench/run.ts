@@ -10,7 +10,7 @@
  */
 import { resolve } from "node:path";
 import { formatNumber, formatRatio } from "./format.js";
-import type { Mode } from "./report.js";
+import { JUDGED_FROM, type Mode } from "./report.js";
 import { DEFAULT_OUT_DIR, runBench } from "./runner.js";
 
 interface CliOptions {
@@ -81,7 +81,7 @@ async function main(): Promise<number> {
     return 2;
   }
   process.stderr.write(
-    `targets: ${s.passed} met, ${s.failed} missed, ${s.notMeasured} not measured, ${s.notJudged} set for another Node; scenario errors: ${s.errors}\n`,
+    `targets: ${s.passed} met, ${s.failed} missed, ${s.notMeasured} not measured, ${s.notJudged} not judged on this Node (judged on ${JUDGED_FROM} and later); scenario errors: ${s.errors}\n`,
   );
   if (options.check && (s.failed > 0 || s.errors > 0)) {
     for (const t of report.targets.filter((x) => x.verdict === "fail")) {

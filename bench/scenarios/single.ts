@@ -9,8 +9,10 @@
 import { createTask, gather, getRunningLoop, run, sleep, type Future } from "multiloop";
 import { defaultRounds, now, nsPerOp, pick, rounds, seededRandom, toMeasurements, usPerOp } from "../measure.js";
 import type { BenchContext, Scenario, ScenarioResult } from "../scenario-types.js";
+import { WITH_STORES, withStores } from "../als-stores.js";
 
 const ISSUE_2 = "issue 2 §7";
+const ISSUE_14 = "issue 14 §2";
 
 // ------------------------------------------------------------------ callSoon drain
 
@@ -137,7 +139,7 @@ async function runCallSoon(ctx: BenchContext): Promise<ScenarioResult> {
       "queueMicrotask schedule": unit,
     }),
     ratios: [
-      { numerator: "multiloop callSoon drain", denominator: "array deque drain" },
+      { numerator: "multiloop callSoon drain", denominator: "array deque drain", target: { max: 2, source: ISSUE_14 } },
       { numerator: "multiloop callSoon drain", denominator: "setImmediate drain" },
       { numerator: "multiloop callSoon drain", denominator: "queueMicrotask drain" },
       { numerator: "multiloop callSoon schedule", denominator: "array deque schedule" },
@@ -268,7 +270,7 @@ async function runGather(ctx: BenchContext): Promise<ScenarioResult> {
       "Promise.all": { unit: "us/task" },
     }),
     ratios: [{ numerator: "multiloop createTask + gather", denominator: "Promise.all" }],
-    targets: [{ label: "multiloop createTask + gather", max: 3, source: ISSUE_2 }],
+    targets: [{ label: "multiloop createTask + gather", max: 0.6, source: ISSUE_14 }],
     notes: [`${n.toLocaleString("en-US")} async functions (\`async (i) => i\`) per round, started and awaited together.`],
   };
 }
@@ -369,18 +371,27 @@ async function promiseHandOff(handOffs: number): Promise<number> {
 
 async function runSleepZero(ctx: BenchContext): Promise<ScenarioResult> {
   const switches = pick(ctx, { full: 200_000, quick: 100_000, tiny: 200 });
+  const SLEEP0 = "multiloop sleep(0) ping-pong";
   const samples = await rounds(defaultRounds(ctx), [
-    async () => ({ "multiloop sleep(0) ping-pong": await sleepZeroPingPong(switches) }),
+    async () => ({ [SLEEP0]: await sleepZeroPingPong(switches) }),
+    async () => ({ [SLEEP0 + WITH_STORES]: await withStores(() => sleepZeroPingPong(switches)) }),
     async () => ({ "setImmediate ping-pong": await setImmediatePingPong(switches) }),
   ]);
   return {
     measurements: toMeasurements(samples, {
-      "multiloop sleep(0) ping-pong": { unit: "us/switch" },
+      [SLEEP0]: { unit: "us/switch" },
+      [SLEEP0 + WITH_STORES]: { unit: "us/switch" },
       "setImmediate ping-pong": { unit: "us/switch" },
     }),
-    ratios: [{ numerator: "multiloop sleep(0) ping-pong", denominator: "setImmediate ping-pong" }],
-    targets: [{ label: "multiloop sleep(0) ping-pong", max: 1.5, source: ISSUE_2 }],
-    notes: [`Two tasks each yield ${(switches / 2).toLocaleString("en-US")} times; time per switch.`],
+    ratios: [
+      { numerator: SLEEP0, denominator: "setImmediate ping-pong", target: { max: 0.8, source: ISSUE_14 } },
+      { numerator: SLEEP0 + WITH_STORES, denominator: SLEEP0, target: { max: 1.25, source: ISSUE_14 } },
+    ],
+    targets: [{ label: SLEEP0, max: 1.5, source: ISSUE_2 }],
+    notes: [
+      `Two tasks each yield ${(switches / 2).toLocaleString("en-US")} times; time per switch.`,
+      "With stores: the same inside four AsyncLocalStorage.run() calls (bench/als-stores.ts).",
+    ],
   };
 }
 
@@ -395,7 +406,7 @@ async function runHandOff(ctx: BenchContext): Promise<ScenarioResult> {
       "multiloop Future hand-off": { unit: "us/hand-off" },
       "Promise hand-off": { unit: "us/hand-off" },
     }),
-    ratios: [{ numerator: "multiloop Future hand-off", denominator: "Promise hand-off" }],
+    ratios: [{ numerator: "multiloop Future hand-off", denominator: "Promise hand-off", target: { max: 3, source: ISSUE_14 } }],
     notes: [`Two tasks pass a value back and forth ${handOffs.toLocaleString("en-US")} times through futures.`],
   };
 }

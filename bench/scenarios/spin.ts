@@ -11,7 +11,6 @@ import { startLoopThread } from "../thread-multiloop.js";
 import { startAtomicsEcho, startPortEcho } from "../thread-peers.js";
 
 const SOURCE = "issue 14 §3";
-const JUDGED_ON = 26;
 /** The spin bound the issue names. */
 const SPIN_MICROS = 50;
 const IDLE_MS = 200;
@@ -80,7 +79,7 @@ async function runSpin(ctx: BenchContext): Promise<ScenarioResult> {
         { numerator: SPUN, denominator: DEFAULT },
         { numerator: SPUN, denominator: ATOMICS },
       ],
-      targets: [{ label: SPUN, max: 10, node: JUDGED_ON, source: SOURCE }],
+      targets: [{ label: SPUN, max: 10, source: SOURCE }],
       notes: [
         `${count.toLocaleString("en-US")} sequential round trips per round, a number there and back. The spinning variant: ` +
           `spawnLoopThread({ spin: { micros: ${SPIN_MICROS} } }) and loop.setMailboxSpin({ micros: ${SPIN_MICROS} }) on the calling loop.`,
