@@ -87,7 +87,7 @@ function scenarioSection(s: ScenarioRecord, report: Report): string {
   return parts.join("\n\n");
 }
 
-function targetsSection(report: Report): string {
+export function targetsSection(report: Report): string {
   const rows = report.targets.map((t) => [
     t.scenario,
     t.subject,
@@ -99,7 +99,7 @@ function targetsSection(report: Report): string {
   return ["## Targets", table(["scenario", "figure", "median", "target", "set by", "verdict"], ["l", "l", "r", "l", "l", "l"], rows)].join("\n\n");
 }
 
-function peersSection(report: Report): string | null {
+export function peersSection(report: Report): string | null {
   if (report.peers.length === 0) return null;
   const rows = report.peers.map((p) => [
     p.peerOf.slice(0, p.peerOf.indexOf(":")),

@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- options]`: runs the scenarios, prints the tables on stdout and progress on
- * stderr, writes bench/results/latest.{json,md,svg}.
+ * stderr, writes bench/results/latest.{json,md,svg}; a full run on Node 26 also rewrites the
+ * README's benchmark tables (readme-tables.ts).
  *
  *   --quick           the same scenarios with fewer iterations (the whole run stays under 60 s)
  *   --tiny            tiny iteration counts: proves every scenario runs (used by the tests)
@@ -11,6 +12,7 @@
 import { resolve } from "node:path";
 import { formatNumber, formatRatio } from "./format.js";
 import { JUDGED_FROM, type Mode } from "./report.js";
+import { updateReadme } from "./readme-tables.js";
 import { DEFAULT_OUT_DIR, runBench } from "./runner.js";
 
 interface CliOptions {
@@ -75,6 +77,8 @@ async function main(): Promise<number> {
     },
   });
   process.stdout.write(markdown);
+  // Only a run into the repository's own results may rewrite the repository's README.
+  if (options.outDir === DEFAULT_OUT_DIR) process.stderr.write(`${await updateReadme(report)}\n`);
   const s = report.summary;
   if (s.scenarios === 0) {
     process.stderr.write(`no scenario matches --filter ${options.filter ?? ""}\n`);

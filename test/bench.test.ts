@@ -5,7 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +14,7 @@ import { buildReport, nodeMajor, type Report } from "../bench/report.js";
 import { renderMarkdown } from "../bench/markdown.js";
 import { renderSvg } from "../bench/svg.js";
 import { describeMachine } from "../bench/machine.js";
+import { END, START, refusal, updateReadme } from "../bench/readme-tables.js";
 
 const RUN = fileURLToPath(new URL("../dist/bench/run.js", import.meta.url));
 const SCENARIO_DIR = fileURLToPath(new URL("../dist/bench/scenarios/", import.meta.url));
@@ -263,5 +264,46 @@ describe("the report", () => {
     expect(md).toContain("**Error:** Error: boom");
     const svg = renderSvg(report);
     expect(svg).toContain("multiloop speed-up over CPython asyncio");
+  });
+});
+
+describe("the README's tables", () => {
+  const machine = { ...describeMachine(), node: "v26.12.1" };
+  const outcome = {
+    id: "x.one",
+    group: "g",
+    title: "t",
+    module: "x.js",
+    durationMs: 1,
+    result: {
+      measurements: [{ label: "multiloop a", unit: "ns/op", lowerIsBetter: true, samples: [10, 30, 20] }],
+      targets: [{ label: "multiloop a", max: 25, source: "issue 9" }],
+    },
+  };
+  const full = buildReport({ mode: "full", filter: null, machine, date: new Date(0), durationMs: 3, outcomes: [outcome] });
+
+  it("come from a full, unfiltered run on Node 26 only", () => {
+    expect(refusal(full)).toBeNull();
+    expect(refusal({ ...full, mode: "quick" })).toMatch(/quick/);
+    expect(refusal({ ...full, filter: "x" })).toMatch(/filtered/);
+    expect(refusal({ ...full, machine: { ...machine, node: "v20.20.2" } })).toMatch(/Node v20\.20\.2, not 26/);
+  });
+
+  it("replace what is between the markers and nothing else", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "multiloop-readme-"));
+    try {
+      const path = join(dir, "README.md");
+      await writeFile(path, `# title\n\nbefore\n\n${START}\n\nold table\n\n${END}\n\nafter\n`);
+      expect(await updateReadme({ ...full, mode: "quick" }, path)).toMatch(/left alone/);
+      expect(await readFile(path, "utf8")).toContain("old table");
+      expect(await updateReadme(full, path)).toMatch(/rewritten/);
+      const text = await readFile(path, "utf8");
+      expect(text).not.toContain("old table");
+      expect(text.startsWith(`# title\n\nbefore\n\n${START}\n\n**Latest full run** (Node v26.12.1`)).toBe(true);
+      expect(text).toContain("| x.one | multiloop a | 20 ns/op | ≤ 25 | issue 9 | ✓ |");
+      expect(text.endsWith(`${END}\n\nafter\n`)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -11,6 +11,7 @@ import { defaultRounds, nsPerOp, now, pick, rounds, toMeasurements, type Variant
 import { PlainAsyncQueue, PlainMutex } from "../plain-sync.js";
 import type { BenchContext, Scenario, ScenarioResult } from "../scenario-types.js";
 import { WITH_STORES, withStores } from "../als-stores.js";
+import { NOT_CONFORMING, setConforming } from "../no-handshake.js";
 
 const ISSUE_4 = "issue 4 §5";
 const ISSUE_14 = "issue 14 §2";
@@ -83,6 +84,12 @@ async function runQueue(ctx: BenchContext): Promise<ScenarioResult> {
       async () => ({ "multiloop Queue, unbounded": await run(() => producerConsumer(makeQueue(Queue, 0), nUnbounded, onLoop)) }),
       async () => ({ [BOUNDED]: await run(() => producerConsumer(makeQueue(Queue, 1), nBounded, onLoop)) }),
       async () => ({ [BOUNDED + WITH_STORES]: await withStores(() => run(() => producerConsumer(makeQueue(Queue, 1), nBounded, onLoop))) }),
+      async () => ({
+        [BOUNDED + NOT_CONFORMING]: await run(() => {
+          setConforming(false);
+          return producerConsumer(makeQueue(Queue, 1), nBounded, onLoop);
+        }),
+      }),
     );
   }
   const samples = await rounds(defaultRounds(ctx), variants);
@@ -93,12 +100,15 @@ async function runQueue(ctx: BenchContext): Promise<ScenarioResult> {
       "plain async queue, unbounded": unit,
       [BOUNDED]: unit,
       [BOUNDED + WITH_STORES]: unit,
+      [BOUNDED + NOT_CONFORMING]: unit,
       "plain async queue, maxsize 1": unit,
     }),
     ratios: [
       { numerator: "multiloop Queue, unbounded", denominator: "plain async queue, unbounded" },
       { numerator: BOUNDED, denominator: "plain async queue, maxsize 1" },
       { numerator: BOUNDED + WITH_STORES, denominator: BOUNDED, target: { max: 1.25, source: ISSUE_14 } },
+      { numerator: BOUNDED, denominator: BOUNDED + NOT_CONFORMING },
+      { numerator: BOUNDED + NOT_CONFORMING, denominator: "plain async queue, maxsize 1" },
     ],
     targets: [
       { label: "multiloop Queue, unbounded", max: 200, source: ISSUE_4 },
