@@ -265,42 +265,28 @@ describe("the report", () => {
     const svg = renderSvg(report);
     expect(svg).toContain("multiloop speed-up over CPython asyncio");
   });
-});
 
-describe("the README's tables", () => {
-  const machine = { ...describeMachine(), node: "v26.12.1" };
-  const outcome = {
-    id: "x.one",
-    group: "g",
-    title: "t",
-    module: "x.js",
-    durationMs: 1,
-    result: {
-      measurements: [{ label: "multiloop a", unit: "ns/op", lowerIsBetter: true, samples: [10, 30, 20] }],
-      targets: [{ label: "multiloop a", max: 25, source: "issue 9" }],
-    },
-  };
-  const full = buildReport({ mode: "full", filter: null, machine, date: new Date(0), durationMs: 3, outcomes: [outcome] });
-
-  it("come from a full, unfiltered run on Node 26 only", () => {
+  it("give the README's tables from a full, unfiltered run on Node 26 only", () => {
+    const full = { ...report, mode: "full" as const };
     expect(refusal(full)).toBeNull();
-    expect(refusal({ ...full, mode: "quick" })).toMatch(/quick/);
+    expect(refusal(report)).toMatch(/tiny/);
     expect(refusal({ ...full, filter: "x" })).toMatch(/filtered/);
     expect(refusal({ ...full, machine: { ...machine, node: "v20.20.2" } })).toMatch(/Node v20\.20\.2, not 26/);
   });
 
-  it("replace what is between the markers and nothing else", async () => {
+  it("replace what is between the README's markers and nothing else", async () => {
     const dir = await mkdtemp(join(tmpdir(), "multiloop-readme-"));
     try {
       const path = join(dir, "README.md");
       await writeFile(path, `# title\n\nbefore\n\n${START}\n\nold table\n\n${END}\n\nafter\n`);
-      expect(await updateReadme({ ...full, mode: "quick" }, path)).toMatch(/left alone/);
+      expect(await updateReadme(report, path)).toMatch(/left alone/);
       expect(await readFile(path, "utf8")).toContain("old table");
-      expect(await updateReadme(full, path)).toMatch(/rewritten/);
+      expect(await updateReadme({ ...report, mode: "full" }, path)).toMatch(/rewritten/);
       const text = await readFile(path, "utf8");
       expect(text).not.toContain("old table");
       expect(text.startsWith(`# title\n\nbefore\n\n${START}\n\n**Latest full run** (Node v26.12.1`)).toBe(true);
       expect(text).toContain("| x.one | multiloop a | 20 ns/op | ≤ 25 | issue 9 | ✓ |");
+      expect(text).toContain("**multiloop and CPython asyncio** (same run): Speed-up > 1×");
       expect(text.endsWith(`${END}\n\nafter\n`)).toBe(true);
     } finally {
       await rm(dir, { recursive: true, force: true });
