@@ -42,6 +42,16 @@ describe("option checks", () => {
         [{ micros: -1 }, RangeError, /options\.micros.*from 0 to 1000000.*-1/],
         [{ micros: Infinity }, RangeError, /options\.micros.*Infinity/],
         [{ micros: 5, us: 5 }, TypeError, /unknown option `options\.us`/],
+        [new Proxy({ micros: 5 }, {}), TypeError, /options.*an options object/],
+        [
+          {
+            get micros(): number {
+              throw new Error("no");
+            }
+          },
+          TypeError,
+          /options\.micros.*readable/,
+        ],
       ];
       for (const [value, cls, message] of bad) {
         const err = thrown(() => loop.setMailboxSpin(value as { micros: number }));

@@ -12,7 +12,7 @@
  * and the spin sources the thread layer registers here, one per channel that has calls waiting
  * for an answer (the replies of this thread's calls into other loops come back on those ports).
  */
-import { checkKnownOptions, rangeError, typeError } from "./validate.js";
+import { checkKnownOptions, rangeError, readOptions, typeError } from "./validate.js";
 
 /** Polls one port for a message without waiting; true when it handed one on. */
 export type SpinSource = () => boolean;
@@ -35,8 +35,10 @@ export function removeSpinSource(source: SpinSource): void {
 export function readSpinMicros(name: string, options: unknown): number {
   if (options === null || options === undefined) return 0;
   if (typeof options !== "object") throw typeError(name, "an object { micros } or null", options);
-  checkKnownOptions(name, options, ["micros"], name);
-  const micros = (options as { micros?: unknown }).micros;
+  // Read once into a plain object: a proxy or a throwing getter is a TypeError naming the option.
+  const copy = readOptions(name, options);
+  checkKnownOptions(name, copy, ["micros"], name);
+  const micros = (copy as { micros?: unknown }).micros;
   if (typeof micros !== "number" || Number.isNaN(micros)) throw typeError(`${name}.micros`, "a number of microseconds", micros);
   if (!(micros >= 0 && micros <= MAX_SPIN_MICROS)) {
     throw rangeError(`${name}.micros`, `a number of microseconds from 0 to ${MAX_SPIN_MICROS}`, micros);
