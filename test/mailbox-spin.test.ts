@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Runner, ThreadExitError, newEventLoop, spawnLoopPool, spawnLoopThread, type LoopThread } from "multiloop";
-import { PARKED, STATE } from "../dist/src/core/mailbox.js";
+import { PARKED, PENDING, STATE } from "../dist/src/core/mailbox.js";
 import { caught, fixture, thrown } from "./helpers.js";
 import type * as SpinTasks from "./fixtures/spin-tasks.js";
 
@@ -100,6 +100,19 @@ describe("two spinning loops", () => {
     });
     expect(results.seq).toEqual(Array.from({ length: 500 }, (_, i) => i + 1));
     expect(results.together).toEqual(Array.from({ length: 500 }, (_, i) => i + 2));
+  });
+
+  it("both counts a spin polls settle at zero once every call is answered (senders count before they post)", T, async () => {
+    await runner.run(async () => {
+      for (let i = 0; i < 200; i++) await thread.handle.runCoroutineThreadsafe("add", i, 1);
+      await Promise.all(Array.from({ length: 200 }, (_, i) => thread.call("add", i, 2)));
+    });
+    const channel = (thread.handle as unknown as { channel: { control: Int32Array; replies: Int32Array | null } }).channel;
+    expect(channel.replies).not.toBeNull();
+    // Every reply message posted was received; every call message posted was received.
+    expect(Atomics.load(channel.replies as Int32Array, 0)).toBe(0);
+    await waitUntilParked(channel.control);
+    expect(Atomics.load(channel.control, PENDING)).toBe(0);
   });
 
   it("the spinning thread still runs its own timers and lets Node's callbacks run", T, async () => {

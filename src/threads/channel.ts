@@ -24,7 +24,7 @@ import { decodeSpecials } from "./crossing-decode.js";
 import type { SpecialTable } from "./crossing-table.js";
 import { LoopClosedError } from "../core/errors.js";
 import { fromEnvelope, isEnvelope } from "./error-envelope.js";
-import { CLOSED, STATE, isControlClosed, loopId, signalPosted } from "../core/mailbox.js";
+import { CLOSED, STATE, isControlClosed, loopId, signalPosted, unsignalPosted } from "../core/mailbox.js";
 import { splitCarrier } from "./context-carrier.js";
 import { deathError, learnDeath, type DeathInfo } from "./thread-death.js";
 import {
@@ -123,10 +123,18 @@ export class Channel implements RemoteCanceller {
   /** Handle copies in this thread using this channel (see `channelFor`). */
   #copies = 0;
 
-  constructor(port: MessagePort, control: Int32Array, threadName: string) {
+  /**
+   * Counts reply messages the loop posted on `port` and this side has not received yet (the loop
+   * adds before it posts): a spinning loop in this thread reads it, and polls the port only when it
+   * is positive. Null for a port that came without one.
+   */
+  readonly replies: Int32Array | null;
+
+  constructor(port: MessagePort, control: Int32Array, threadName: string, replies: Int32Array | null = null) {
     this.port = port;
     this.control = control;
     this.threadName = threadName;
+    this.replies = replies;
     port.on("message", this.#onReplies);
     port.on("close", this.#onClose);
     // Only calls waiting for an answer keep this thread alive (see #track).
@@ -201,15 +209,17 @@ export class Channel implements RemoteCanceller {
     const definitions = this.#definitions;
     this.#outbox = [];
     queueMicrotask(this.flush);
+    // Counted before it is posted (see core/mailbox.ts), taken back if it cannot go.
+    signalPosted(this.control, 1);
     try {
       this.port.postMessage(definitions === null ? op : [...definitions, ...op], transfers ?? []);
     } catch (err) {
+      unsignalPosted(this.control, 1);
       // Sent at once, so it fails at the call site, as it should. The definitions wait for the next op.
       this.#outbox = null;
       throw cloneFailure(this.#targetNameOf(op), err);
     }
     this.#definitions = null;
-    signalPosted(this.control, 1);
   }
 
   /** Ends the current job's batch: sends what is queued. */
@@ -226,15 +236,15 @@ export class Channel implements RemoteCanceller {
     this.#outbox = [];
     this.#outboxOps = 0;
     this.#transfers = [];
+    signalPosted(this.control, 1);
     try {
       this.port.postMessage(ops, transfers);
     } catch (err) {
+      unsignalPosted(this.control, 1);
       // The per-call checks in crossing.ts should make this rare (a class instance holding
       // something uncloneable): retry one op at a time so only the bad calls fail.
       this.#postOneByOne(ops, err);
-      return;
     }
-    signalPosted(this.control, 1);
   }
 
   #targetNameOf(op: readonly unknown[]): string {
@@ -244,22 +254,25 @@ export class Channel implements RemoteCanceller {
   }
 
   #postOneByOne(ops: unknown[], firstError: unknown): void {
-    let posted = 0;
     for (let i = 0; i < ops.length; ) {
       const code = ops[i] as number;
       const op = ops.slice(i, i + (OP_FIELDS[code] as number));
       i += op.length;
       try {
         const transfers = code === OP_ATTACH || code === OP_WRAP ? [op[1] as MessagePort] : [];
-        this.port.postMessage(op, transfers);
-        posted++;
+        signalPosted(this.control, 1);
+        try {
+          this.port.postMessage(op, transfers);
+        } catch (err) {
+          unsignalPosted(this.control, 1);
+          throw err;
+        }
       } catch (err) {
         const error = cloneFailure(this.#targetNameOf(op), err ?? firstError);
         if (code === OP_RUN) this.#settle(op[1] as number, "failed", error);
         else process.emitWarning(error.message, { type: "MultiloopWarning", code: "MULTILOOP_UNSENDABLE_CALL" });
       }
     }
-    if (posted > 0) signalPosted(this.control, posted);
   }
 
   run<T>(target: string, args: unknown[]): ConcurrentFuture<T> {
@@ -347,6 +360,8 @@ export class Channel implements RemoteCanceller {
   /** A spinning loop in this thread polls for replies here (core/mailbox-spin.ts). */
   readonly #spinPoll = (): boolean => {
     if (this.#portClosed) return false;
+    const replies = this.replies;
+    if (replies !== null && Atomics.load(replies, 0) <= 0) return false;
     const received = receiveMessageOnPort(this.port);
     if (received === undefined) return false;
     this.#onReplies(received.message);
@@ -356,6 +371,8 @@ export class Channel implements RemoteCanceller {
   readonly #onReplies = (message: unknown): void => {
     // Nothing a reply holds may throw out of this handler (it would end the thread): a reply that
     // cannot be decoded fails its own call with a TypeError naming the position.
+    const replies = this.replies;
+    if (replies !== null) Atomics.sub(replies, 0, 1);
     if (!Array.isArray(message)) return;
     const items = message as unknown[];
     for (let i = 0; i + REPLY_FIELDS <= items.length; i += REPLY_FIELDS) {
@@ -412,10 +429,11 @@ export class Channel implements RemoteCanceller {
   /** Tells the loop this copy is gone, and closes the port. */
   detach(): void {
     if (this.#portClosed) return;
+    signalPosted(this.control, 1);
     try {
       this.port.postMessage([OP_DETACH]);
-      signalPosted(this.control, 1);
     } catch {
+      unsignalPosted(this.control, 1);
       // The port may already be closed by the other side.
     }
     this.port.close();
@@ -433,20 +451,21 @@ export class Channel implements RemoteCanceller {
 const shared = new Map<string, Channel>();
 
 /** The channel of a handle copy revived in this thread from `port` (see `shared`). */
-export function channelFor(port: MessagePort, control: Int32Array, threadName: string): Channel {
+export function channelFor(port: MessagePort, control: Int32Array, threadName: string, replies: Int32Array | null): Channel {
   const key = loopId(control);
   let channel = shared.get(key);
   if (channel !== undefined && !channel.closed) {
     // The loop attached `port` for this copy; tell it to drop it again.
+    signalPosted(control, 1);
     try {
       port.postMessage([OP_DETACH]);
-      signalPosted(control, 1);
     } catch {
+      unsignalPosted(control, 1);
       // The loop's side is gone already.
     }
     port.close();
   } else {
-    channel = new Channel(port, control, threadName);
+    channel = new Channel(port, control, threadName, replies);
     shared.set(key, channel);
   }
   channel.retain();
