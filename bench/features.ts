@@ -61,7 +61,7 @@ export interface LoopThreadLike {
   readonly exited: Promise<number>;
 }
 
-export type SpawnLoopThread = (options: { name?: string; module?: string | URL }) => Promise<LoopThreadLike>;
+export type SpawnLoopThread = (options: { name?: string; module?: string | URL; spin?: { micros: number } }) => Promise<LoopThreadLike>;
 
 export interface ExecutorLike {
   submit(fn: unknown, args: unknown[], options: { signal: AbortSignal }): Promise<unknown>;

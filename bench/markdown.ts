@@ -5,14 +5,15 @@
  */
 import { cell, formatNumber, formatRange, formatRatio } from "./format.js";
 import { machineLine } from "./machine.js";
-import type { FigureRecord, PeerRecord, RatioRecord, Report, ScenarioRecord, TargetRecord, Verdict } from "./report.js";
+import { JUDGED_FROM, TARGET_NODE, type FigureRecord, type PeerRecord, type RatioRecord, type Report, type ScenarioRecord, type TargetRecord, type Verdict } from "./report.js";
 import type { Target } from "./scenario-types.js";
 
 const MARK: Record<Verdict, string> = { pass: "✓", fail: "✗ MISSED", "not measured": "– not measured", "not judged": "– not judged" };
 
-/** The verdict mark; a target set for another Node line names it. */
-function mark(verdict: Verdict, target: { node?: number }): string {
-  return verdict === "not judged" && target.node !== undefined ? `– judged on Node ${target.node}` : MARK[verdict];
+/** The verdict mark; one not judged on this Node says which Node it is set for, and how it did here. */
+function mark(verdict: Verdict, target: { node?: number }, met: boolean | null): string {
+  if (verdict !== "not judged") return MARK[verdict];
+  return `– set for Node ${target.node ?? TARGET_NODE}, not judged here${met === null ? "" : met ? " (met)" : " (missed)"}`;
 }
 
 function bound(target: { max?: number; min?: number }, ratio: boolean): string {
@@ -23,8 +24,8 @@ function bound(target: { max?: number; min?: number }, ratio: boolean): string {
   return parts.join(", ");
 }
 
-function targetCell(target: Target | TargetRecord, verdict: Verdict, ratio: boolean): string {
-  return `${bound(target, ratio)} ${mark(verdict, target)}`;
+function targetCell(target: Target | TargetRecord, verdict: Verdict, met: boolean | null, ratio: boolean): string {
+  return `${bound(target, ratio)} ${mark(verdict, target, met)}`;
 }
 
 function table(header: readonly string[], align: readonly ("l" | "r")[], rows: readonly (readonly string[])[]): string {
@@ -51,14 +52,14 @@ function figureTable(s: ScenarioRecord, report: Report): string {
       formatNumber(f.median),
       formatRange(f.min, f.max),
       f.unit,
-      ...(withTargets ? [t === undefined ? "" : targetCell(t, t.verdict, false)] : []),
+      ...(withTargets ? [t === undefined ? "" : targetCell(t, t.verdict, t.met, false)] : []),
       ...(withPeers ? [peer === undefined ? "" : formatNumber(peer.peerMedian)] : []),
     ];
   });
   // Figure targets whose figure is missing still get a row, so nothing silently disappears.
   for (const t of targets) {
     if (s.measurements.some((f) => f.label === t.subject)) continue;
-    rows.push([t.subject, "—", "—", "", targetCell(t, t.verdict, false), ...(withPeers ? [""] : [])]);
+    rows.push([t.subject, "—", "—", "", targetCell(t, t.verdict, t.met, false), ...(withPeers ? [""] : [])]);
   }
   return table(header, align, rows);
 }
@@ -69,7 +70,7 @@ function ratioTable(ratios: readonly RatioRecord[]): string {
     `${r.numerator} / ${r.denominator}`,
     formatRatio(r.value),
     r.spread === null ? "—" : `${formatRatio(r.spread.min)}–${formatRatio(r.spread.max)}`,
-    ...(withTargets ? [r.target === null ? "" : targetCell(r.target, r.verdict ?? "not measured", true)] : []),
+    ...(withTargets ? [r.target === null ? "" : targetCell(r.target, r.verdict ?? "not measured", r.met, true)] : []),
   ]);
   return table(["ratio (same run)", "value", "per-round range", ...(withTargets ? ["target"] : [])], ["l", "r", "r", ...(withTargets ? ["l" as const] : [])], rows);
 }
@@ -86,19 +87,19 @@ function scenarioSection(s: ScenarioRecord, report: Report): string {
   return parts.join("\n\n");
 }
 
-function targetsSection(report: Report): string {
+export function targetsSection(report: Report): string {
   const rows = report.targets.map((t) => [
     t.scenario,
     t.subject,
     t.kind === "ratio" ? formatRatio(t.value) : `${formatNumber(t.value)}${t.unit === null ? "" : ` ${t.unit}`}`,
     bound(t, t.kind === "ratio"),
     t.source,
-    mark(t.verdict, t),
+    mark(t.verdict, t, t.met),
   ]);
   return ["## Targets", table(["scenario", "figure", "median", "target", "set by", "verdict"], ["l", "l", "r", "l", "l", "l"], rows)].join("\n\n");
 }
 
-function peersSection(report: Report): string | null {
+export function peersSection(report: Report): string | null {
   if (report.peers.length === 0) return null;
   const rows = report.peers.map((p) => [
     p.peerOf.slice(0, p.peerOf.indexOf(":")),
@@ -125,8 +126,8 @@ export function renderMarkdown(report: Report): string {
     "Each figure is the median, with min–max, over the repetitions after warm-up; every ratio divides figures " +
       "taken in the same run (the per-round range divides the figures of each round). " +
       "✓ target met, ✗ target missed, – not measured (a feature this build does not have, or a peer that is absent), " +
-      "– judged on Node N (a target set for another Node line: shown, not judged).",
-    `**Targets: ${s.passed} met, ${s.failed} missed, ${s.notMeasured} not measured${s.notJudged > 0 ? `, ${s.notJudged} set for another Node` : ""} (of ${s.targets}).**` +
+      `– not judged: the targets are set for Node ${TARGET_NODE} and judged on Node ${JUDGED_FROM} and later; an older Node shows them, marked met or missed.`,
+    `**Targets: ${s.passed} met, ${s.failed} missed, ${s.notMeasured} not measured${s.notJudged > 0 ? `, ${s.notJudged} not judged on this Node` : ""} (of ${s.targets}).**` +
       (s.errors > 0 ? ` **${s.errors} scenario(s) failed.**` : ""),
   ];
   const groups: string[] = [];

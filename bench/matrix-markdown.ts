@@ -5,9 +5,21 @@
  */
 import { cell, formatNumber, formatRatio } from "./format.js";
 import { machineLine } from "./machine.js";
-import type { Report, Verdict } from "./report.js";
+import { END_OF_LIFE } from "./nodes.js";
+import { JUDGED_FROM, TARGET_NODE, nodeMajor, type Report, type Verdict } from "./report.js";
 
 const MARK: Record<Verdict, string> = { pass: "✓", fail: "✗", "not measured": "–", "not judged": "·" };
+
+/** A column's heading: the version, and "end of life" for a line past it. */
+function heading(report: Report): string {
+  const eol = END_OF_LIFE[nodeMajor(report.machine.node)];
+  return `Node ${report.machine.node}${eol === undefined ? "" : ` (end of life ${eol})`}`;
+}
+
+/** A not-judged target still shows whether it was met: (✓) or (✗). */
+function markOf(verdict: Verdict, met: boolean | null): string {
+  return verdict === "not judged" && met !== null ? (met ? "(✓)" : "(✗)") : MARK[verdict];
+}
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   return [
@@ -24,17 +36,18 @@ function keysInOrder<T>(reports: readonly Report[], keysOf: (r: Report) => T[], 
 }
 
 export function renderMatrix(reports: readonly Report[]): string {
-  const versions = reports.map((r) => `Node ${r.machine.node}`);
+  const versions = reports.map(heading);
   const first = reports[0];
   const last = reports[reports.length - 1];
-  const moved = reports.length > 1 ? [`${versions[versions.length - 1] ?? ""} ÷ ${versions[0] ?? ""}`] : [];
+  const moved = reports.length > 1 && first !== undefined && last !== undefined ? [`Node ${last.machine.node} ÷ Node ${first.machine.node}`] : [];
   const parts = [
     "# multiloop benchmark: Node versions side by side",
     reports
       .map((r) => `- ${machineLine(r.machine)}; ${r.date}, mode \`${r.mode}\`, load average ${r.machine.loadAverageAtStart.toFixed(2)} at the start.`)
       .join("\n"),
     "Each column is a separate run of `npm run bench` on that Node; ratios are always within one run. " +
-      "AsyncLocalStorage is built on async_hooks in Node 20 and on AsyncContextFrame in Node 24, which changes what every await inside a task costs.",
+      "AsyncLocalStorage is built on async_hooks in Node 20 and on AsyncContextFrame from Node 24, which changes what every await inside a task costs. " +
+      `The targets are set for Node ${TARGET_NODE} and judged on Node ${JUDGED_FROM} and later; on older Nodes they are marked (✓) or (✗), not judged.`,
   ];
 
   const figures = keysInOrder(
@@ -64,7 +77,7 @@ export function renderMatrix(reports: readonly Report[]): string {
     ...reports.map((r) => {
       const found = r.ratios.find((y) => y.scenario === x.scenario && y.numerator === x.numerator && y.denominator === x.denominator);
       if (found === undefined) return "—";
-      return `${formatRatio(found.value)}${found.verdict === null ? "" : ` ${MARK[found.verdict]}`}`;
+      return `${formatRatio(found.value)}${found.verdict === null ? "" : ` ${markOf(found.verdict, found.met)}`}`;
     }),
   ]);
   parts.push("## Ratios (within each run; ✓/✗ against the target)", table(["scenario", "ratio", ...versions], ratioRows));
@@ -77,7 +90,7 @@ export function renderMatrix(reports: readonly Report[]): string {
       const found = r.targets.find((y) => y.scenario === t.scenario && y.subject === t.subject);
       if (found === undefined) return "—";
       const value = found.kind === "ratio" ? formatRatio(found.value) : formatNumber(found.value);
-      return `${value} ${MARK[found.verdict]}`;
+      return `${value} ${markOf(found.verdict, found.met)}`;
     }),
   ]);
   parts.push("## Targets", table(["scenario", "target", ...versions], targetRows));

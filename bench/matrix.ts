@@ -1,8 +1,9 @@
 /**
- * `npm run bench:matrix [-- run.js options]`: runs the benchmark on the Node that runs this script
- * and on Node 24 (see node24.ts), one after the other, and writes both side by side to
- * bench/results/matrix.md and matrix.json. Options such as --quick or --filter are passed to
- * each run; `--out <dir>` moves the matrix files.
+ * `npm run bench:matrix [-- run.js options]`: runs the benchmark on Node 20 (end of life,
+ * reported), 22, 24 and 26, one after the other (nodes.ts says where each binary comes from), and
+ * writes them side by side to bench/results/matrix.md and matrix.json. Options such as --quick or
+ * --filter are passed to each run; `--out <dir>` moves the matrix files; `--nodes <list>` (or
+ * MULTILOOP_NODES) names the binaries.
  */
 import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -10,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { renderMatrix } from "./matrix-markdown.js";
-import { node24, nodeVersion } from "./node24.js";
+import { matrixNodes, nodeVersion, splitNodeList } from "./nodes.js";
 import type { Report } from "./report.js";
 import { DEFAULT_OUT_DIR } from "./runner.js";
 
@@ -30,27 +31,24 @@ function runOn(binary: string, args: readonly string[], outDir: string): Promise
   });
 }
 
-function splitArgs(argv: readonly string[]): { runArgs: string[]; outDir: string } {
+function splitArgs(argv: readonly string[]): { runArgs: string[]; outDir: string; nodes: string[] } {
   const runArgs: string[] = [];
   let outDir = DEFAULT_OUT_DIR;
+  let nodes = splitNodeList(process.env["MULTILOOP_NODES"]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === "--out" && argv[i + 1] !== undefined) outDir = resolve(argv[++i] as string);
     else if (arg.startsWith("--out=")) outDir = resolve(arg.slice("--out=".length));
+    else if (arg === "--nodes" && argv[i + 1] !== undefined) nodes = splitNodeList(argv[++i]);
+    else if (arg.startsWith("--nodes=")) nodes = splitNodeList(arg.slice("--nodes=".length));
     else runArgs.push(arg);
   }
-  return { runArgs, outDir };
+  return { runArgs, outDir, nodes };
 }
 
 async function main(): Promise<number> {
-  const { runArgs, outDir } = splitArgs(process.argv.slice(2));
-  const binaries = [process.execPath];
-  const current = await nodeVersion(process.execPath);
-  if (current.startsWith("v24.")) {
-    log(`matrix: this is already Node ${current}; running once`);
-  } else {
-    binaries.push(await node24(log));
-  }
+  const { runArgs, outDir, nodes } = splitArgs(process.argv.slice(2));
+  const binaries = (await matrixNodes(nodes, log)).map((n) => n.binary);
   const work = await mkdtemp(join(tmpdir(), "multiloop-matrix-"));
   try {
     const reports: Report[] = [];

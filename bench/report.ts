@@ -24,8 +24,8 @@ export interface FigureRecord {
 
 /**
  * "pass"/"fail": measured and checked; "not measured": a figure it needs is missing (a feature this
- * build does not have, a peer that is absent, or a scenario that failed); "not judged": the target
- * is set for another Node line (`Target.node`) than the one this run measured.
+ * build does not have, a peer that is absent, or a scenario that failed); "not judged": this run's
+ * Node is older than `JUDGED_FROM` (the figure is still shown, and marked with `met`).
  */
 export type Verdict = "pass" | "fail" | "not measured" | "not judged";
 
@@ -42,6 +42,8 @@ export interface RatioRecord {
   readonly target: Target | null;
   /** null when there is no target. */
   readonly verdict: Verdict | null;
+  /** Whether the value meets the target, judged or not; null without a value or a target. */
+  readonly met: boolean | null;
 }
 
 export interface TargetRecord {
@@ -54,9 +56,11 @@ export interface TargetRecord {
   readonly source: string;
   readonly max?: number;
   readonly min?: number;
-  /** The Node major line it is judged on, if only one. */
-  readonly node?: number;
+  /** The Node major line it is set for (`TARGET_NODE` unless the target names another). */
+  readonly node: number;
   readonly verdict: Verdict;
+  /** Whether the value meets the target, judged or not; null without a value. */
+  readonly met: boolean | null;
 }
 
 /** A peer's figure (CPython asyncio) next to the multiloop figure it corresponds to. */
@@ -102,7 +106,7 @@ export interface Report {
     readonly passed: number;
     readonly failed: number;
     readonly notMeasured: number;
-    /** Targets set for another Node line than this run's. */
+    /** Targets measured on a Node older than `JUDGED_FROM`: marked, not judged. */
     readonly notJudged: number;
   };
 }
@@ -139,13 +143,31 @@ export function nodeMajor(version: string): number {
   return Number(/^v?(\d+)/u.exec(version)?.[1] ?? NaN);
 }
 
+/**
+ * The Node line the targets are set for (issue 14 §1: the active LTS; Node 20 is end of life). A
+ * target may name another line in `Target.node`.
+ */
+export const TARGET_NODE = 26;
+/**
+ * Runs on this Node line or later judge the targets (and fail `--check` on a miss); older ones
+ * measure and mark them but do not judge (`--check` passes there).
+ */
+export const JUDGED_FROM = 24;
+
+/** Whether `value` meets `target`, whatever Node measured it; null without a value. */
+export function meets(value: number | null, target: Target): boolean | null {
+  if (value === null || !Number.isFinite(value)) return null;
+  if (target.max !== undefined && value > target.max) return false;
+  if (target.min !== undefined && value < target.min) return false;
+  return true;
+}
+
 /** The verdict on `value` against `target`, on Node line `node` (this process's by default). */
 export function verdictOf(value: number | null, target: Target, node: number = nodeMajor(process.version)): Verdict {
-  if (value === null || !Number.isFinite(value)) return "not measured";
-  if (target.node !== undefined && target.node !== node) return "not judged";
-  if (target.max !== undefined && value > target.max) return "fail";
-  if (target.min !== undefined && value < target.min) return "fail";
-  return "pass";
+  const met = meets(value, target);
+  if (met === null) return "not measured";
+  if (node < JUDGED_FROM) return "not judged";
+  return met ? "pass" : "fail";
 }
 
 function ratioRecord(scenario: string, spec: RatioSpec, figures: Map<string, FigureRecord>, node: number): RatioRecord {
@@ -178,14 +200,15 @@ function ratioRecord(scenario: string, spec: RatioSpec, figures: Map<string, Fig
     lowerIsBetter: num?.lowerIsBetter ?? den?.lowerIsBetter ?? true,
     target,
     verdict: target === null ? null : verdictOf(value, target, node),
+    met: target === null ? null : meets(value, target),
   };
 }
 
-function bounds(target: Target): { max?: number; min?: number; node?: number } {
+function bounds(target: Target): { max?: number; min?: number; node: number } {
   return {
     ...(target.max === undefined ? {} : { max: target.max }),
     ...(target.min === undefined ? {} : { min: target.min }),
-    ...(target.node === undefined ? {} : { node: target.node }),
+    node: target.node ?? TARGET_NODE,
   };
 }
 
@@ -233,6 +256,7 @@ export function buildReport(options: {
           source: r.target.source,
           ...bounds(r.target),
           verdict: r.verdict ?? "not measured",
+          met: r.met,
         });
       }
     }
@@ -248,6 +272,7 @@ export function buildReport(options: {
         source: t.source,
         ...bounds(t),
         verdict: verdictOf(value, t, node),
+        met: meets(value, t),
       });
     }
   }

@@ -36,8 +36,9 @@ export interface Target {
   readonly max?: number;
   readonly min?: number;
   /**
-   * The Node major line the target is judged on (issue 15's are set for Node 26, the active LTS).
-   * On another Node the figure is still measured and shown, and the verdict is "not judged".
+   * The Node major line the target is set for; default `TARGET_NODE` (26, the active LTS: issue
+   * 14 §1). Runs on Node `JUDGED_FROM` (24) and later judge it; older ones show and mark it, with
+   * the verdict "not judged" (report.ts).
    */
   readonly node?: number;
 }

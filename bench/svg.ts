@@ -158,7 +158,7 @@ export function renderSvg(report: Report): string {
   );
   const s = report.summary;
   parts.push(
-    `<text x="${LABEL_X}" y="${y + 52}" font-size="11" fill="#555">${esc(`Targets: ${s.passed} met, ${s.failed} missed, ${s.notMeasured} not measured${s.notJudged > 0 ? `, ${s.notJudged} set for another Node` : ""} (of ${s.targets}).`)}</text>`,
+    `<text x="${LABEL_X}" y="${y + 52}" font-size="11" fill="#555">${esc(`Targets: ${s.passed} met, ${s.failed} missed, ${s.notMeasured} not measured${s.notJudged > 0 ? `, ${s.notJudged} not judged on this Node` : ""} (of ${s.targets}).`)}</text>`,
   );
   y += 70;
   for (const panel of panels(report)) {

@@ -38,25 +38,70 @@ export interface MultiloopThread {
   oneWay(count: number): Promise<number>;
   /** `count` `runCoroutineThreadsafe` calls in flight at once; calls per second. */
   inFlight(count: number): Promise<number>;
+  /**
+   * `roundTrips`, with the CPU time each side used in that time, in % of the wall-clock time
+   * (null where this Node cannot tell: `process.threadCpuUsage` came in Node 22).
+   */
+  roundTripsWithCpu(count: number): Promise<{ us: number; mainCpu: number | null; threadCpu: number | null }>;
+}
+
+/** This thread's CPU time so far in microseconds, or null before Node 22. */
+function threadCpuMicros(): number | null {
+  const usage = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage?.();
+  return usage === undefined ? null : usage.user + usage.system;
+}
+
+/** Options of `startLoopThread`. */
+export interface LoopThreadOptions {
+  /** Both sides spin on their mailbox this long before parking (`spin` / `setMailboxSpin`). */
+  readonly spinMicros?: number;
 }
 
 /** A loop thread running bench/workers/loop-target.js, stopped by the cleanup. */
-export async function startLoopThread(cleanup: Cleanup): Promise<Started<MultiloopThread> & { thread: LoopThreadLike | null; runner: Runner | null }> {
+export async function startLoopThread(
+  cleanup: Cleanup,
+  options: LoopThreadOptions = {},
+): Promise<Started<MultiloopThread> & { thread: LoopThreadLike | null; runner: Runner | null }> {
   const spawnLoopThread = feature<SpawnLoopThread>("spawnLoopThread");
   if (spawnLoopThread === null) {
     return { value: null, thread: null, runner: null, notes: [notAvailable("spawnLoopThread", "the multiloop side")] };
   }
   const runner = startRunner(cleanup);
-  const thread = await runner.run(() => spawnLoopThread({ name: "bench-target", module: workerUrl("loop-target") }));
+  const spin = options.spinMicros ?? 0;
+  if (spin > 0) {
+    const loop = runner.getLoop() as { setMailboxSpin?: (o: { micros: number }) => void };
+    if (typeof loop.setMailboxSpin !== "function") {
+      return { value: null, thread: null, runner: null, notes: ["loop.setMailboxSpin is not available in this build: the spinning mailbox not measured."] };
+    }
+    loop.setMailboxSpin({ micros: spin });
+  }
+  const thread = await runner.run(() =>
+    spawnLoopThread({ name: "bench-target", module: workerUrl("loop-target"), ...(spin > 0 ? { spin: { micros: spin } } : {}) }),
+  );
   cleanup.add(thread, (t) => runner.run(() => t.stop()));
   const handle = thread.handle;
   let ticksSent = 0;
+  const roundTrips = async (count: number): Promise<number> => {
+    const start = now();
+    for (let i = 0; i < count; i++) await handle.runCoroutineThreadsafe<number>("echo", i);
+    return ((now() - start) * 1e3) / count;
+  };
   const value: MultiloopThread = {
-    roundTrips: (count) =>
+    roundTrips: (count) => runner.run(() => roundTrips(count)),
+    roundTripsWithCpu: (count) =>
       runner.run(async () => {
-        const start = now();
-        for (let i = 0; i < count; i++) await handle.runCoroutineThreadsafe<number>("echo", i);
-        return ((now() - start) * 1e3) / count;
+        const thread0 = await handle.runCoroutineThreadsafe<number>("cpuMicros");
+        const main0 = threadCpuMicros();
+        const wall0 = now();
+        const us = await roundTrips(count);
+        const wall = (now() - wall0) * 1e3;
+        const main1 = threadCpuMicros();
+        const thread1 = await handle.runCoroutineThreadsafe<number>("cpuMicros");
+        return {
+          us,
+          mainCpu: main0 === null || main1 === null ? null : ((main1 - main0) / wall) * 100,
+          threadCpu: thread0 < 0 ? null : ((thread1 - thread0) / wall) * 100,
+        };
       }),
     oneWay: (count) =>
       runner.run(async () => {

@@ -5,15 +5,16 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildReport, type Report } from "../bench/report.js";
+import { buildReport, nodeMajor, type Report } from "../bench/report.js";
 import { renderMarkdown } from "../bench/markdown.js";
 import { renderSvg } from "../bench/svg.js";
 import { describeMachine } from "../bench/machine.js";
+import { END, START, refusal, updateReadme } from "../bench/readme-tables.js";
 
 const RUN = fileURLToPath(new URL("../dist/bench/run.js", import.meta.url));
 const SCENARIO_DIR = fileURLToPath(new URL("../dist/bench/scenarios/", import.meta.url));
@@ -106,12 +107,18 @@ describe("npm run bench -- --tiny", () => {
       else expect(r.value).toBeNull();
     }
     const sources = new Set(report.targets.map((t) => t.source));
-    expect(sources).toEqual(new Set(["issue 2 §7", "issue 3 §8", "issue 4 §5", "issue 6 §7", "issue 11", "issue 15 §3", "issue 16 §1", "issue 17 §5"]));
+    expect(sources).toEqual(
+      new Set(["issue 2 §7", "issue 3 §8", "issue 4 §5", "issue 6 §7", "issue 11", "issue 14 §2", "issue 14 §3", "issue 15 §3", "issue 16 §1", "issue 17 §5"]),
+    );
     for (const t of report.targets) expect(["pass", "fail", "not measured", "not judged"]).toContain(t.verdict);
     const s = report.summary;
     expect(s.passed + s.failed + s.notMeasured + s.notJudged).toBe(s.targets);
-    // Targets set for one Node line are judged there only.
-    for (const t of report.targets) if (t.node !== undefined && `v${t.node}` !== process.version.split(".")[0]) expect(t.verdict).toBe("not judged");
+    // Targets are set for Node 26 and judged on Node 24 and later; older Nodes mark them only.
+    for (const t of report.targets) {
+      expect(t.node).toBe(26);
+      if (nodeMajor(process.version) < 24) expect(["not judged", "not measured"]).toContain(t.verdict);
+      else expect(t.verdict).not.toBe("not judged");
+    }
   });
 
   it("ties the CPython peer's figures to multiloop figures, or says why it is missing", () => {
@@ -159,7 +166,7 @@ describe("the bench command line", () => {
 });
 
 describe("the report", () => {
-  const machine = describeMachine();
+  const machine = { ...describeMachine(), node: "v26.12.1" };
   const outcome = {
     id: "x.one",
     group: "g",
@@ -177,8 +184,8 @@ describe("the report", () => {
         { numerator: "multiloop a", denominator: "base a", target: { max: 1.5, source: "issue 9" } },
         { numerator: "multiloop a", denominator: "other unit" },
         { numerator: "multiloop missing", denominator: "base a", target: { max: 2, source: "issue 9" } },
-        // Set for Node 1, which this run is not.
-        { numerator: "base a", denominator: "multiloop a", target: { max: 2, source: "issue 9", node: 1 } },
+        // Set for another Node line: still judged on this one (26 >= 24).
+        { numerator: "base a", denominator: "multiloop a", target: { max: 2, source: "issue 9", node: 28 } },
       ],
       targets: [
         { label: "multiloop a", max: 25, source: "issue 9" },
@@ -215,13 +222,37 @@ describe("the report", () => {
     expect(verdicts).toEqual({
       "multiloop a / base a": "fail",
       "multiloop missing / base a": "not measured",
-      "base a / multiloop a": "not judged",
+      "base a / multiloop a": "pass",
       "multiloop a": "pass",
       "multiloop rate": "fail",
       "multiloop missing": "not measured",
     });
-    expect(report.summary).toEqual({ scenarios: 3, errors: 1, targets: 6, passed: 1, failed: 2, notMeasured: 2, notJudged: 1 });
-    expect(renderMarkdown(report)).toContain("| base a / multiloop a | 0.5× | 0.333×–0.5× | ≤ 2× – judged on Node 1 |");
+    expect(report.summary).toEqual({ scenarios: 3, errors: 1, targets: 6, passed: 2, failed: 2, notMeasured: 2, notJudged: 0 });
+    expect(report.targets.map((t) => t.node)).toEqual([26, 26, 28, 26, 26, 26]);
+  });
+
+  it("on a Node older than 24 marks the targets met or missed without judging them", () => {
+    const old = buildReport({
+      mode: "tiny",
+      filter: null,
+      machine: { ...machine, node: "v20.20.2" },
+      date: new Date(0),
+      durationMs: 3,
+      outcomes: [outcome, peer, failed],
+    });
+    const verdicts = Object.fromEntries(old.targets.map((t) => [t.subject, [t.verdict, t.met]]));
+    expect(verdicts).toEqual({
+      "multiloop a / base a": ["not judged", false],
+      "multiloop missing / base a": ["not measured", null],
+      "base a / multiloop a": ["not judged", true],
+      "multiloop a": ["not judged", true],
+      "multiloop rate": ["not judged", false],
+      "multiloop missing": ["not measured", null],
+    });
+    expect(old.summary).toEqual({ scenarios: 3, errors: 1, targets: 6, passed: 0, failed: 0, notMeasured: 2, notJudged: 4 });
+    const md = renderMarkdown(old);
+    expect(md).toContain("| multiloop a / base a | 2× | 2×–3× | ≤ 1.5× – set for Node 26, not judged here (missed) |");
+    expect(md).toContain("| base a / multiloop a | 0.5× | 0.333×–0.5× | ≤ 2× – set for Node 28, not judged here (met) |");
   });
 
   it("puts the peer next to the multiloop figure with a speed-up", () => {
@@ -233,5 +264,32 @@ describe("the report", () => {
     expect(md).toContain("**Error:** Error: boom");
     const svg = renderSvg(report);
     expect(svg).toContain("multiloop speed-up over CPython asyncio");
+  });
+
+  it("give the README's tables from a full, unfiltered run on Node 26 only", () => {
+    const full = { ...report, mode: "full" as const };
+    expect(refusal(full)).toBeNull();
+    expect(refusal(report)).toMatch(/tiny/);
+    expect(refusal({ ...full, filter: "x" })).toMatch(/filtered/);
+    expect(refusal({ ...full, machine: { ...machine, node: "v20.20.2" } })).toMatch(/Node v20\.20\.2, not 26/);
+  });
+
+  it("replace what is between the README's markers and nothing else", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "multiloop-readme-"));
+    try {
+      const path = join(dir, "README.md");
+      await writeFile(path, `# title\n\nbefore\n\n${START}\n\nold table\n\n${END}\n\nafter\n`);
+      expect(await updateReadme(report, path)).toMatch(/left alone/);
+      expect(await readFile(path, "utf8")).toContain("old table");
+      expect(await updateReadme({ ...report, mode: "full" }, path)).toMatch(/rewritten/);
+      const text = await readFile(path, "utf8");
+      expect(text).not.toContain("old table");
+      expect(text.startsWith(`# title\n\nbefore\n\n${START}\n\n**Latest full run** (Node v26.12.1`)).toBe(true);
+      expect(text).toContain("| x.one | multiloop a | 20 ns/op | ≤ 25 | issue 9 | ✓ |");
+      expect(text).toContain("**multiloop and CPython asyncio** (same run): Speed-up > 1×");
+      expect(text.endsWith(`${END}\n\nafter\n`)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,12 +7,13 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { Runner, currentThreadName, newEventLoop, setEventLoop, serializeError } from "multiloop";
 
-const data = workerData as { module: string | null };
+const data = workerData as { module: string | null; spin: number };
 const port = parentPort;
 if (port === null) throw new Error("workers/loop-thread.js must run in a worker thread");
 
 const loop = newEventLoop();
 setEventLoop(loop);
+if (data.spin > 0) loop.setMailboxSpin({ micros: data.spin });
 
 let ready = false;
 try {

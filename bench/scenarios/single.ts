@@ -9,8 +9,11 @@
 import { createTask, gather, getRunningLoop, run, sleep, type Future } from "multiloop";
 import { defaultRounds, now, nsPerOp, pick, rounds, seededRandom, toMeasurements, usPerOp } from "../measure.js";
 import type { BenchContext, Scenario, ScenarioResult } from "../scenario-types.js";
+import { WITH_STORES, withStores } from "../als-stores.js";
+import { NOT_CONFORMING, setConforming } from "../no-handshake.js";
 
 const ISSUE_2 = "issue 2 §7";
+const ISSUE_14 = "issue 14 §2";
 
 // ------------------------------------------------------------------ callSoon drain
 
@@ -137,7 +140,7 @@ async function runCallSoon(ctx: BenchContext): Promise<ScenarioResult> {
       "queueMicrotask schedule": unit,
     }),
     ratios: [
-      { numerator: "multiloop callSoon drain", denominator: "array deque drain" },
+      { numerator: "multiloop callSoon drain", denominator: "array deque drain", target: { max: 2, source: ISSUE_14 } },
       { numerator: "multiloop callSoon drain", denominator: "setImmediate drain" },
       { numerator: "multiloop callSoon drain", denominator: "queueMicrotask drain" },
       { numerator: "multiloop callSoon schedule", denominator: "array deque schedule" },
@@ -236,8 +239,9 @@ function workFunctions(n: number): (() => Promise<number>)[] {
   return Array.from({ length: n }, (_, i) => () => work(i));
 }
 
-async function createTaskGather(fns: readonly (() => Promise<number>)[]): Promise<number> {
+async function createTaskGather(fns: readonly (() => Promise<number>)[], conforming = true): Promise<number> {
   return run(async () => {
+    setConforming(conforming);
     const start = now();
     const tasks = fns.map((fn) => createTask(fn));
     const results = await gather(tasks);
@@ -260,23 +264,29 @@ async function runGather(ctx: BenchContext): Promise<ScenarioResult> {
   const fns = workFunctions(n);
   const samples = await rounds(defaultRounds(ctx), [
     async () => ({ "multiloop createTask + gather": await createTaskGather(fns) }),
+    async () => ({ [`multiloop createTask + gather${NOT_CONFORMING}`]: await createTaskGather(fns, false) }),
     async () => ({ "Promise.all": await promiseAll(fns) }),
   ]);
   return {
     measurements: toMeasurements(samples, {
       "multiloop createTask + gather": { unit: "us/task" },
+      [`multiloop createTask + gather${NOT_CONFORMING}`]: { unit: "us/task" },
       "Promise.all": { unit: "us/task" },
     }),
-    ratios: [{ numerator: "multiloop createTask + gather", denominator: "Promise.all" }],
-    targets: [{ label: "multiloop createTask + gather", max: 3, source: ISSUE_2 }],
+    ratios: [
+      { numerator: "multiloop createTask + gather", denominator: "Promise.all" },
+      { numerator: "multiloop createTask + gather", denominator: `multiloop createTask + gather${NOT_CONFORMING}` },
+    ],
+    targets: [{ label: "multiloop createTask + gather", max: 0.6, source: ISSUE_14 }],
     notes: [`${n.toLocaleString("en-US")} async functions (\`async (i) => i\`) per round, started and awaited together.`],
   };
 }
 
 // ------------------------------------------------------------------ sleep(0) and hand-off ping-pong
 
-async function sleepZeroPingPong(switches: number): Promise<number> {
+async function sleepZeroPingPong(switches: number, conforming = true): Promise<number> {
   return run(async () => {
+    setConforming(conforming);
     const half = switches / 2;
     const player = async (): Promise<void> => {
       for (let i = 0; i < half; i++) await sleep(0);
@@ -302,8 +312,9 @@ async function setImmediatePingPong(switches: number): Promise<number> {
  * Two tasks pass a value back and forth through loop futures: each side replaces the other's inbox
  * before resolving it, and takes its own inbox before it awaits, so no hand-off is lost.
  */
-async function futureHandOff(handOffs: number): Promise<number> {
+async function futureHandOff(handOffs: number, conforming = true): Promise<number> {
   return run(async () => {
+    setConforming(conforming);
     const loop = getRunningLoop();
     const rounds = handOffs / 2;
     let toA: Future<number> = loop.createFuture();
@@ -369,18 +380,30 @@ async function promiseHandOff(handOffs: number): Promise<number> {
 
 async function runSleepZero(ctx: BenchContext): Promise<ScenarioResult> {
   const switches = pick(ctx, { full: 200_000, quick: 100_000, tiny: 200 });
+  const SLEEP0 = "multiloop sleep(0) ping-pong";
   const samples = await rounds(defaultRounds(ctx), [
-    async () => ({ "multiloop sleep(0) ping-pong": await sleepZeroPingPong(switches) }),
+    async () => ({ [SLEEP0]: await sleepZeroPingPong(switches) }),
+    async () => ({ [SLEEP0 + WITH_STORES]: await withStores(() => sleepZeroPingPong(switches)) }),
+    async () => ({ [SLEEP0 + NOT_CONFORMING]: await sleepZeroPingPong(switches, false) }),
     async () => ({ "setImmediate ping-pong": await setImmediatePingPong(switches) }),
   ]);
   return {
     measurements: toMeasurements(samples, {
-      "multiloop sleep(0) ping-pong": { unit: "us/switch" },
+      [SLEEP0]: { unit: "us/switch" },
+      [SLEEP0 + WITH_STORES]: { unit: "us/switch" },
+      [SLEEP0 + NOT_CONFORMING]: { unit: "us/switch" },
       "setImmediate ping-pong": { unit: "us/switch" },
     }),
-    ratios: [{ numerator: "multiloop sleep(0) ping-pong", denominator: "setImmediate ping-pong" }],
-    targets: [{ label: "multiloop sleep(0) ping-pong", max: 1.5, source: ISSUE_2 }],
-    notes: [`Two tasks each yield ${(switches / 2).toLocaleString("en-US")} times; time per switch.`],
+    ratios: [
+      { numerator: SLEEP0, denominator: "setImmediate ping-pong", target: { max: 0.8, source: ISSUE_14 } },
+      { numerator: SLEEP0 + WITH_STORES, denominator: SLEEP0, target: { max: 1.25, source: ISSUE_14 } },
+      { numerator: SLEEP0, denominator: SLEEP0 + NOT_CONFORMING },
+    ],
+    targets: [{ label: SLEEP0, max: 1.5, source: ISSUE_2 }],
+    notes: [
+      `Two tasks each yield ${(switches / 2).toLocaleString("en-US")} times; time per switch.`,
+      "With stores: the same inside four AsyncLocalStorage.run() calls (bench/als-stores.ts).",
+    ],
   };
 }
 
@@ -388,14 +411,20 @@ async function runHandOff(ctx: BenchContext): Promise<ScenarioResult> {
   const handOffs = pick(ctx, { full: 200_000, quick: 100_000, tiny: 200 });
   const samples = await rounds(defaultRounds(ctx), [
     async () => ({ "multiloop Future hand-off": await futureHandOff(handOffs) }),
+    async () => ({ [`multiloop Future hand-off${NOT_CONFORMING}`]: await futureHandOff(handOffs, false) }),
     async () => ({ "Promise hand-off": await promiseHandOff(handOffs) }),
   ]);
   return {
     measurements: toMeasurements(samples, {
       "multiloop Future hand-off": { unit: "us/hand-off" },
+      [`multiloop Future hand-off${NOT_CONFORMING}`]: { unit: "us/hand-off" },
       "Promise hand-off": { unit: "us/hand-off" },
     }),
-    ratios: [{ numerator: "multiloop Future hand-off", denominator: "Promise hand-off" }],
+    ratios: [
+      { numerator: "multiloop Future hand-off", denominator: "Promise hand-off", target: { max: 3, source: ISSUE_14 } },
+      { numerator: "multiloop Future hand-off", denominator: `multiloop Future hand-off${NOT_CONFORMING}` },
+      { numerator: `multiloop Future hand-off${NOT_CONFORMING}`, denominator: "Promise hand-off" },
+    ],
     notes: [`Two tasks pass a value back and forth ${handOffs.toLocaleString("en-US")} times through futures.`],
   };
 }

@@ -10,8 +10,12 @@ import { feature, notAvailable, type LockClass, type LockLike, type QueueClass, 
 import { defaultRounds, nsPerOp, now, pick, rounds, toMeasurements, type Variant } from "../measure.js";
 import { PlainAsyncQueue, PlainMutex } from "../plain-sync.js";
 import type { BenchContext, Scenario, ScenarioResult } from "../scenario-types.js";
+import { WITH_STORES, withStores } from "../als-stores.js";
+import { NOT_CONFORMING, setConforming } from "../no-handshake.js";
 
 const ISSUE_4 = "issue 4 §5";
+const ISSUE_14 = "issue 14 §2";
+const BOUNDED = "multiloop Queue, maxsize 1";
 
 type Together = (a: () => Promise<void>, b: () => Promise<void>) => Promise<unknown>;
 
@@ -78,7 +82,14 @@ async function runQueue(ctx: BenchContext): Promise<ScenarioResult> {
   if (Queue !== null) {
     variants.push(
       async () => ({ "multiloop Queue, unbounded": await run(() => producerConsumer(makeQueue(Queue, 0), nUnbounded, onLoop)) }),
-      async () => ({ "multiloop Queue, maxsize 1": await run(() => producerConsumer(makeQueue(Queue, 1), nBounded, onLoop)) }),
+      async () => ({ [BOUNDED]: await run(() => producerConsumer(makeQueue(Queue, 1), nBounded, onLoop)) }),
+      async () => ({ [BOUNDED + WITH_STORES]: await withStores(() => run(() => producerConsumer(makeQueue(Queue, 1), nBounded, onLoop))) }),
+      async () => ({
+        [BOUNDED + NOT_CONFORMING]: await run(() => {
+          setConforming(false);
+          return producerConsumer(makeQueue(Queue, 1), nBounded, onLoop);
+        }),
+      }),
     );
   }
   const samples = await rounds(defaultRounds(ctx), variants);
@@ -87,20 +98,26 @@ async function runQueue(ctx: BenchContext): Promise<ScenarioResult> {
     measurements: toMeasurements(samples, {
       "multiloop Queue, unbounded": unit,
       "plain async queue, unbounded": unit,
-      "multiloop Queue, maxsize 1": unit,
+      [BOUNDED]: unit,
+      [BOUNDED + WITH_STORES]: unit,
+      [BOUNDED + NOT_CONFORMING]: unit,
       "plain async queue, maxsize 1": unit,
     }),
     ratios: [
       { numerator: "multiloop Queue, unbounded", denominator: "plain async queue, unbounded" },
-      { numerator: "multiloop Queue, maxsize 1", denominator: "plain async queue, maxsize 1" },
+      { numerator: BOUNDED, denominator: "plain async queue, maxsize 1" },
+      { numerator: BOUNDED + WITH_STORES, denominator: BOUNDED, target: { max: 1.25, source: ISSUE_14 } },
+      { numerator: BOUNDED, denominator: BOUNDED + NOT_CONFORMING },
+      { numerator: BOUNDED + NOT_CONFORMING, denominator: "plain async queue, maxsize 1" },
     ],
     targets: [
       { label: "multiloop Queue, unbounded", max: 200, source: ISSUE_4 },
-      { label: "multiloop Queue, maxsize 1", max: 2000, source: ISSUE_4 },
+      { label: BOUNDED, max: 900, source: ISSUE_14 },
     ],
     notes: [
       `One producer task puts, one consumer task gets: ${nUnbounded.toLocaleString("en-US")} items unbounded, ` +
-        `${nBounded.toLocaleString("en-US")} with maxsize 1; time per item. The baseline is an array plus waiting resolvers.`,
+        `${nBounded.toLocaleString("en-US")} with maxsize 1; time per item. The baseline is an array plus waiting resolvers. ` +
+        "With stores: the same inside four AsyncLocalStorage.run() calls (bench/als-stores.ts).",
       ...(Queue === null ? [notAvailable("Queue", "Queue put/get")] : []),
     ],
   };

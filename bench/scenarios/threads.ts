@@ -21,6 +21,7 @@ import {
 } from "../thread-peers.js";
 
 const ISSUE_3 = "issue 3 §8";
+const ISSUE_14 = "issue 14 §2";
 
 /** Items per message in the batched raw postMessage baseline. */
 const BATCH = 1000;
@@ -65,7 +66,7 @@ async function runRoundTrip(ctx: BenchContext): Promise<ScenarioResult> {
         "piscina 5 (atomics async)": unit,
       }),
       ratios: [
-        { numerator: "multiloop runCoroutineThreadsafe", denominator: "raw MessagePort ping-pong", target: { max: 1.15, source: ISSUE_3 } },
+        { numerator: "multiloop runCoroutineThreadsafe", denominator: "raw MessagePort ping-pong", target: { max: 1.05, source: ISSUE_14 } },
         { numerator: "multiloop runCoroutineThreadsafe", denominator: "comlink 4.4.2" },
         { numerator: "multiloop runCoroutineThreadsafe", denominator: "piscina 5 (atomics async)" },
         { numerator: "raw Atomics.wait/notify ping-pong", denominator: "raw MessagePort ping-pong" },
@@ -153,7 +154,7 @@ async function runInFlight(ctx: BenchContext): Promise<ScenarioResult> {
         { numerator: "multiloop runCoroutineThreadsafe", denominator: "piscina 5" },
         { numerator: "multiloop runCoroutineThreadsafe", denominator: "raw MessagePort" },
       ],
-      targets: [{ label: "multiloop runCoroutineThreadsafe", min: 300_000, source: ISSUE_3 }],
+      targets: [{ label: "multiloop runCoroutineThreadsafe", min: 400_000, source: ISSUE_14 }],
       notes: [
         `${count.toLocaleString("en-US")} calls started at once, all awaited; piscina with one thread and its defaults (atomics sync, one task per worker at a time).`,
         ...ml.notes,

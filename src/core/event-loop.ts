@@ -25,7 +25,7 @@ import { AsyncGenRegistry } from "./async-gens.js";
 import { dispatchException, formatExceptionContext, reportCallbackError, runAfterClose, watchReturned } from "./exception-handler.js";
 import type { ExceptionContext, ExceptionHandler } from "./exception-handler.js";
 import { LoopClosedError } from "./errors.js";
-import { alreadyRunningError, anotherLoopRunningError, closeRunningError, stoppedEarlyError } from "./loop-errors.js";
+import { alreadyRunningError, anotherLoopRunningError, closeRunningError } from "./loop-errors.js";
 import { DefaultExecutorSlot, checkExecutorCall, isExecutor, submitToExecutor, type Executor, type ExecutorFn } from "./executor.js";
 import { EMPTY_DATA, als, state, type Frame } from "./frame.js";
 import { Future, type FutureOptions } from "./future.js";
@@ -38,12 +38,14 @@ import type { LoopInbox } from "./loop-inbox.js";
 import { TaskList } from "./task-list.js";
 import { channels, debugLogEnabled, debugThread, logger, loopStarted, loopStopped } from "./log.js";
 import { ReadyQueue } from "./ready-queue.js";
+import { runUntilDone } from "./run-until-done.js";
+import { readSpinMicros, spinBeforePark } from "./mailbox-spin.js";
 import { kLogDestroyPending, kMailbox, kSchedule, kScheduleCall, kStepBegin, kStepEnd } from "./symbols.js";
 import { kTaskAdd, kTaskDone, kTasks, kUnretrieved, kWake } from "./symbols.js";
 import { noteLoop } from "./loop-registry.js";
 import { Task, checkCoroutine, checkTaskOptions, constructTask, type Coroutine, type TaskOptions } from "./task.js";
 import { TimerHeap } from "./timer-heap.js";
-import { checkTime, isThenable, rangeError, typeError } from "./validate.js";
+import { checkTime, rangeError, typeError } from "./validate.js";
 
 export type { ExceptionContext, ExceptionHandler } from "./exception-handler.js";
 export type { LoopInbox } from "./loop-inbox.js";
@@ -60,9 +62,6 @@ export type TaskFactory = (
 
 const RESOLVED = Promise.resolve();
 
-const stopLoopWhenDone = (fut: Future<unknown>): void => {
-  fut.getLoop().stop();
-};
 /** Lets Node run its I/O callbacks and timers once (a macrotask turn). */
 const yieldToNode = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -110,6 +109,8 @@ export class EventLoop {
   });
   readonly #step = new StepHandshake();
   readonly #callbackFrame: Frame = { loop: this, task: null, ctx: null, data: EMPTY_DATA };
+  /** See `setMailboxSpin`; 0: park at once. */
+  #spinMicros = 0;
 
   /**
    * Microtask ticks the runner waits, after waking a task, for the task's step to end before it
@@ -158,32 +159,7 @@ export class EventLoop {
   async runUntilComplete<T>(aw: Awaitable<T> | (() => T | PromiseLike<T>)): Promise<T> {
     this.#checkClosed();
     this.#checkNotRunning();
-    let fut: Future<T>;
-    const isNew = !(aw instanceof Future);
-    if (aw instanceof Future) {
-      if (aw.getLoop() !== this) {
-        throw new RangeError("The future belongs to a different loop than the one specified as the loop argument");
-      }
-      fut = aw;
-    } else if (typeof aw === "function" || isThenable(aw)) {
-      const task = this.createTask(aw);
-      // An aborted run must not report its own task as "destroyed while pending".
-      task[kLogDestroyPending] = false;
-      fut = task;
-    } else {
-      throw typeError("aw", "a Future, a Task, a promise or a function returning one", aw);
-    }
-    fut.addDoneCallback(stopLoopWhenDone);
-    try {
-      await this.runForever();
-    } catch (err) {
-      if (isNew && fut.done() && !fut.cancelled()) fut.exception();
-      throw err;
-    } finally {
-      fut.removeDoneCallback(stopLoopWhenDone);
-    }
-    if (!fut.done()) throw stoppedEarlyError();
-    return fut.result();
+    return runUntilDone(this, aw);
   }
 
   /** Stops after the current iteration: the callbacks ready now still run, then `run*` returns. */
@@ -324,6 +300,14 @@ export class EventLoop {
     this.#timers.push(timer, delay);
     if (this.#parked && !(when >= this.#alarm.when)) this.#wake();
     return timer;
+  }
+
+  /**
+   * Opt-in: with nothing to run, poll the mailbox (and replies this thread awaits) for up to
+   * `micros` microseconds before parking (see mailbox-spin.ts). `null` or 0: off (the default).
+   */
+  setMailboxSpin(options: { micros: number } | null): void {
+    this.#spinMicros = readSpinMicros("options", options);
   }
 
   // ---------------------------------------------------------------- futures and tasks
@@ -546,7 +530,10 @@ export class EventLoop {
       }
       ready.recycle(batch);
       if (this.#stopping) break;
-      if (ready.length === 0) {
+      const spun = ready.length === 0 && this.#spinMicros > 0 && spinBeforePark(this.#spinMicros, this.#timers.peek(), this.#inbox);
+      // Something arrived while spinning: what it settles may resume a task through microtasks first.
+      if (spun) for (let ticks = 0; ready.length === 0 && ticks < this.stepHandshakeTicks; ticks++) await RESOLVED;
+      if (ready.length === 0 && !spun) {
         iterations = 0;
         const parked = this.#park();
         if (parked !== null) await parked;

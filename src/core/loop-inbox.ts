@@ -8,6 +8,11 @@ export interface LoopInbox {
    * the start of each iteration and before the loop queues a callback of its own.
    */
   poll(): void;
+  /**
+   * For spinning: receives calls other threads posted, true when some arrived. One shared-memory
+   * read while nothing was posted.
+   */
+  pending(): boolean;
   /** The runner is about to wait: arrange a wake-up; false if calls arrived meanwhile. */
   park(): boolean;
   /** The runner woke up. */

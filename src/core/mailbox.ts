@@ -21,8 +21,13 @@
  *   threads: measured 15 us quicker per round trip than an `Atomics.waitAsync` wake-up), whose
  *   handler drains everything else pending on that port in the same go, so a burst of calls costs
  *   one wake-up;
- * - senders add to the pending count and `Atomics.notify` the wake word when the loop marked
- *   itself parked, for anything waiting on it in shared memory (never this loop: it must not block).
+ * - senders add to the pending count *before* they post, and `Atomics.notify` the wake word when
+ *   the loop marked itself parked, for anything waiting on it in shared memory (never this loop: it
+ *   must not block). Counting first makes the count an upper bound of what is on the ports: a
+ *   spinning loop (mailbox-spin.ts) polls that one word and touches its ports only when it is
+ *   positive. Counted after the post, a message could be received before it was counted, and the
+ *   count showed it only once the sender got past `postMessage` (which signals the receiving
+ *   thread through a syscall): the spin lagged behind the port by that much.
  *
  * The core only moves messages; what they mean (calls, replies, cancels) is decided by the
  * dispatcher the thread layer installs (threads/endpoint.ts).
@@ -71,7 +76,7 @@ export function isControlClosed(control: Int32Array): boolean {
   return s === CLOSED || s === DEAD;
 }
 
-/** Sender side of the protocol, after posting: count the messages, notify a parked loop. */
+/** Sender side of the protocol, before posting: count the messages, notify a parked loop. */
 export function signalPosted(control: Int32Array, messages: number): void {
   Atomics.add(control, PENDING, messages);
   if (Atomics.load(control, STATE) === PARKED) {
@@ -80,12 +85,19 @@ export function signalPosted(control: Int32Array, messages: number): void {
   }
 }
 
+/** A post counted with `signalPosted` failed: take the count back. */
+export function unsignalPosted(control: Int32Array, messages: number): void {
+  Atomics.sub(control, PENDING, messages);
+}
+
 export class Mailbox implements LoopInbox {
   readonly control: Int32Array = newControlBlock();
   /** The name of the thread the loop lives in (for handles and error envelopes). */
   readonly threadName: string = currentThreadName();
   readonly #loop: EventLoop;
   readonly #ports: MessagePort[] = [];
+  /** Per port: the word its sender counts replies in (see `replyWord`). */
+  readonly #replyWords = new WeakMap<MessagePort, Int32Array>();
   #running: boolean;
   #dispatcher: MailboxDispatcher | null = null;
   #onClose: (() => void) | null = null;
@@ -107,9 +119,14 @@ export class Mailbox implements LoopInbox {
     this.#onClose = onClose;
   }
 
-  /** Starts receiving from `port` (the loop's end of a new handle's channel). */
-  addPort(port: MessagePort): void {
+  /**
+   * Starts receiving from `port` (the loop's end of a new handle's channel). `replies`: a shared
+   * word the thread layer adds to before it posts replies on `port`, so that a spinning caller
+   * polls shared memory rather than its port.
+   */
+  addPort(port: MessagePort, replies: Int32Array | null = null): void {
     this.#ports.push(port);
+    if (replies !== null) this.#replyWords.set(port, replies);
     port.on("message", (message: unknown) => {
       const was = this.#draining;
       this.#draining = true;
@@ -135,6 +152,11 @@ export class Mailbox implements LoopInbox {
     if (i >= 0) this.#ports.splice(i, 1);
   }
 
+  /** The reply word given with `port` to `addPort`, if any. */
+  replyWord(port: MessagePort): Int32Array | null {
+    return this.#replyWords.get(port) ?? null;
+  }
+
   get ports(): readonly MessagePort[] {
     return this.#ports;
   }
@@ -150,26 +172,42 @@ export class Mailbox implements LoopInbox {
     }
   }
 
-  #drainPort(port: MessagePort): void {
+  /** Receives what `port` holds; true when there was something. */
+  #drainPort(port: MessagePort): boolean {
+    let any = false;
     for (let msg = receiveMessageOnPort(port); msg !== undefined; msg = receiveMessageOnPort(port)) {
+      any = true;
       this.#receive(msg.message, port);
     }
+    return any;
   }
 
   poll(): void {
     if (!this.#draining && Atomics.load(this.control, PENDING) !== 0) this.drain();
   }
 
-  /** Receives everything posted so far, port by port, in arrival order per port. */
-  drain(): void {
+  /** Receives everything posted so far, port by port, in arrival order per port; true if anything came. */
+  drain(): boolean {
     const was = this.#draining;
     this.#draining = true;
+    let any = false;
     try {
       // A message may attach a new port (a handle shared onward): it is drained in this same pass.
-      for (let i = 0; i < this.#ports.length; i++) this.#drainPort(this.#ports[i] as MessagePort);
+      for (let i = 0; i < this.#ports.length; i++) if (this.#drainPort(this.#ports[i] as MessagePort)) any = true;
     } finally {
       this.#draining = was;
     }
+    return any;
+  }
+
+  /**
+   * For a spinning loop: true when calls arrived (they are in the ready queue now). One
+   * `Atomics.load` while nothing is posted; the ports are read only while the count says a
+   * message is on its way (a sender counts before it posts, so the message may land a moment later).
+   */
+  pending(): boolean {
+    if (this.#draining || Atomics.load(this.control, PENDING) <= 0) return false;
+    return this.drain();
   }
 
   park(): boolean {
@@ -178,12 +216,10 @@ export class Mailbox implements LoopInbox {
     // Dekker-style: a sender adds to PENDING then reads STATE; we wrote STATE, now read PENDING.
     // With sequentially consistent atomics one of us sees the other's write. Calls posted but not
     // yet delivered as events are drained now rather than after a wake-up.
-    // Only a positive count means that: a sender counts after it posted, so a message received in
-    // between leaves the count below zero until the sender catches up. Refusing to park then would
-    // spin this thread for as long as the sender is descheduled (on a busy machine, milliseconds,
-    // over a million refusals at 2,000 calls/s); nothing is waiting, and a later message wakes
-    // the parked loop through its port's event anyway.
-    if (Atomics.load(control, PENDING) > 0) {
+    // A positive count with nothing on the ports is a sender between counting and posting: park
+    // anyway. Refusing to would spin this thread for as long as the sender is descheduled (on a
+    // busy machine, milliseconds); the message wakes the parked loop through its port's event.
+    if (Atomics.load(control, PENDING) > 0 && !this.#draining && this.drain()) {
       Atomics.store(control, STATE, RUNNING);
       return false;
     }

@@ -16,14 +16,15 @@
  * If B's thread dies or its loop closes, the ports close, and every future still pending on a
  * closed port is rejected (`ThreadExitError` or "Event loop is closed"): nothing hangs.
  */
-import { threadId, type MessagePort, type Transferable } from "node:worker_threads";
+import { receiveMessageOnPort, threadId, type MessagePort, type Transferable } from "node:worker_threads";
+import { addSpinSource, removeSpinSource } from "../core/mailbox-spin.js";
 import { ConcurrentFuture, kSettle, kTarget, type RemoteCanceller, type SettleKind } from "./concurrent-future.js";
 import { encodeSpecials, scanValue } from "./crossing.js";
 import { decodeSpecials } from "./crossing-decode.js";
 import type { SpecialTable } from "./crossing-table.js";
 import { LoopClosedError } from "../core/errors.js";
 import { fromEnvelope, isEnvelope } from "./error-envelope.js";
-import { CLOSED, STATE, isControlClosed, loopId, signalPosted } from "../core/mailbox.js";
+import { CLOSED, STATE, isControlClosed, loopId, signalPosted, unsignalPosted } from "../core/mailbox.js";
 import { splitCarrier } from "./context-carrier.js";
 import { deathError, learnDeath, type DeathInfo } from "./thread-death.js";
 import { streamArguments } from "./client-stream.js";
@@ -125,10 +126,18 @@ export class Channel implements RemoteCanceller {
   /** Handle copies in this thread using this channel (see `channelFor`). */
   #copies = 0;
 
-  constructor(port: MessagePort, control: Int32Array, threadName: string) {
+  /**
+   * Counts reply messages the loop posted on `port` and this side has not received yet (the loop
+   * adds before it posts): a spinning loop in this thread reads it, and polls the port only when it
+   * is positive. Null for a port that came without one.
+   */
+  readonly replies: Int32Array | null;
+
+  constructor(port: MessagePort, control: Int32Array, threadName: string, replies: Int32Array | null = null) {
     this.port = port;
     this.control = control;
     this.threadName = threadName;
+    this.replies = replies;
     port.on("message", this.#onReplies);
     port.on("close", this.#onClose);
     // Only calls waiting for an answer keep this thread alive (see #track).
@@ -203,15 +212,17 @@ export class Channel implements RemoteCanceller {
     const definitions = this.#definitions;
     this.#outbox = [];
     queueMicrotask(this.flush);
+    // Counted before it is posted (see core/mailbox.ts), taken back if it cannot go.
+    signalPosted(this.control, 1);
     try {
       this.port.postMessage(definitions === null ? op : [...definitions, ...op], transfers ?? []);
     } catch (err) {
+      unsignalPosted(this.control, 1);
       // Sent at once, so it fails at the call site, as it should. The definitions wait for the next op.
       this.#outbox = null;
       throw cloneFailure(this.#targetNameOf(op), err);
     }
     this.#definitions = null;
-    signalPosted(this.control, 1);
   }
 
   /** Ends the current job's batch: sends what is queued. */
@@ -228,15 +239,15 @@ export class Channel implements RemoteCanceller {
     this.#outbox = [];
     this.#outboxOps = 0;
     this.#transfers = [];
+    signalPosted(this.control, 1);
     try {
       this.port.postMessage(ops, transfers);
     } catch (err) {
+      unsignalPosted(this.control, 1);
       // The per-call checks in crossing.ts should make this rare (a class instance holding
       // something uncloneable): retry one op at a time so only the bad calls fail.
       this.#postOneByOne(ops, err);
-      return;
     }
-    signalPosted(this.control, 1);
   }
 
   #targetNameOf(op: readonly unknown[]): string {
@@ -246,22 +257,25 @@ export class Channel implements RemoteCanceller {
   }
 
   #postOneByOne(ops: unknown[], firstError: unknown): void {
-    let posted = 0;
     for (let i = 0; i < ops.length; ) {
       const code = ops[i] as number;
       const op = ops.slice(i, i + (OP_FIELDS[code] as number));
       i += op.length;
       try {
         const transfers = code === OP_ATTACH || code === OP_WRAP ? [op[1] as MessagePort] : code === OP_STREAM ? [op[5] as MessagePort] : [];
-        this.port.postMessage(op, transfers);
-        posted++;
+        signalPosted(this.control, 1);
+        try {
+          this.port.postMessage(op, transfers);
+        } catch (err) {
+          unsignalPosted(this.control, 1);
+          throw err;
+        }
       } catch (err) {
         const error = cloneFailure(this.#targetNameOf(op), err ?? firstError);
         if (code === OP_RUN) this.#settle(op[1] as number, "failed", error);
         else process.emitWarning(error.message, { type: "MultiloopWarning", code: "MULTILOOP_UNSENDABLE_CALL" });
       }
     }
-    if (posted > 0) signalPosted(this.control, posted);
   }
 
   run<T>(target: string, args: unknown[]): ConcurrentFuture<T> {
@@ -273,7 +287,10 @@ export class Channel implements RemoteCanceller {
     const id = this.#freeSlots.pop() ?? this.#slots.length;
     const cf = new ConcurrentFuture<T>(target, this.threadName, this, id);
     this.#slots[id] = cf as ConcurrentFuture<unknown>;
-    if (++this.#waiting === 1) this.port.ref();
+    if (++this.#waiting === 1) {
+      this.port.ref();
+      addSpinSource(this.#spinPoll);
+    }
     const targetId = this.#targetId(target);
     try {
       if (payload === null) this.#postCall(OP_RUN, id, targetId, args, ctx, 0, transfers);
@@ -312,6 +329,7 @@ export class Channel implements RemoteCanceller {
   #stopWaiting(): void {
     if (--this.#waiting !== 0) return;
     this.port.unref();
+    removeSpinSource(this.#spinPoll);
     // The last copy went away while these calls were out: the channel stayed for their answers.
     if (this.#copies === 0) this.#drop();
   }
@@ -356,9 +374,22 @@ export class Channel implements RemoteCanceller {
     cf[kSettle](kind, payload);
   }
 
+  /** A spinning loop in this thread polls for replies here (core/mailbox-spin.ts). */
+  readonly #spinPoll = (): boolean => {
+    if (this.#portClosed) return false;
+    const replies = this.replies;
+    if (replies !== null && Atomics.load(replies, 0) <= 0) return false;
+    const received = receiveMessageOnPort(this.port);
+    if (received === undefined) return false;
+    this.#onReplies(received.message);
+    return true;
+  };
+
   readonly #onReplies = (message: unknown): void => {
     // Nothing a reply holds may throw out of this handler (it would end the thread): a reply that
     // cannot be decoded fails its own call with a TypeError naming the position.
+    const replies = this.replies;
+    if (replies !== null) Atomics.sub(replies, 0, 1);
     if (!Array.isArray(message)) return;
     const items = message as unknown[];
     for (let i = 0; i + REPLY_FIELDS <= items.length; i += REPLY_FIELDS) {
@@ -414,16 +445,18 @@ export class Channel implements RemoteCanceller {
     this.#freeSlots.length = 0;
     this.#waiting = 0;
     this.port.unref();
+    removeSpinSource(this.#spinPoll);
     for (const cf of pending) cf[kSettle]("failed", makeError());
   }
 
   /** Tells the loop this copy is gone, and closes the port. */
   detach(): void {
     if (this.#portClosed) return;
+    signalPosted(this.control, 1);
     try {
       this.port.postMessage([OP_DETACH]);
-      signalPosted(this.control, 1);
     } catch {
+      unsignalPosted(this.control, 1);
       // The port may already be closed by the other side.
     }
     this.port.close();
@@ -441,20 +474,21 @@ export class Channel implements RemoteCanceller {
 const shared = new Map<string, Channel>();
 
 /** The channel of a handle copy revived in this thread from `port` (see `shared`). */
-export function channelFor(port: MessagePort, control: Int32Array, threadName: string): Channel {
+export function channelFor(port: MessagePort, control: Int32Array, threadName: string, replies: Int32Array | null): Channel {
   const key = loopId(control);
   let channel = shared.get(key);
   if (channel !== undefined && !channel.closed) {
     // The loop attached `port` for this copy; tell it to drop it again.
+    signalPosted(control, 1);
     try {
       port.postMessage([OP_DETACH]);
-      signalPosted(control, 1);
     } catch {
+      unsignalPosted(control, 1);
       // The loop's side is gone already.
     }
     port.close();
   } else {
-    channel = new Channel(port, control, threadName);
+    channel = new Channel(port, control, threadName, replies);
     shared.set(key, channel);
   }
   channel.retain();

@@ -18,7 +18,7 @@ import { kMarkRetrieved, kScheduleCall } from "../core/symbols.js";
 import { channels } from "../core/log.js";
 import { errorRepr, safeString } from "../core/format.js";
 import { exposeOnPort } from "./comlink-bridge.js";
-import { LoopHandle } from "./loop-handle.js";
+import { LoopHandle, isSharedWord } from "./loop-handle.js";
 import { refuseStream, startProducer } from "./stream-producer.js";
 import { isCreditBlock } from "./stream-wire.js";
 import {
@@ -186,9 +186,11 @@ export class LoopEndpoint {
       case OP_STOP:
         if (!this.loop.isClosed()) this.loop[kScheduleCall](stopLoop as (...a: unknown[]) => unknown, [this.loop], null);
         break;
-      case OP_ATTACH:
-        this.mailbox.addPort(batch[i + 1] as MessagePort);
+      case OP_ATTACH: {
+        const replies = batch[i + 2];
+        this.mailbox.addPort(batch[i + 1] as MessagePort, isSharedWord(replies) ? replies : null);
         break;
+      }
       case OP_WRAP:
         exposeOnPort(this, batch[i + 1] as MessagePort);
         break;
@@ -433,19 +435,24 @@ export class LoopEndpoint {
   readonly #flushReplies = (): void => {
     this.#flushScheduled = false;
     for (const [port, { items, transfers }] of this.#replies) {
+      // Counted before the post (see Channel), so a spinning caller never polls for nothing.
+      const word = this.mailbox.replyWord(port);
+      if (word !== null) Atomics.add(word, 0, 1);
       try {
         port.postMessage(items, transfers);
       } catch {
+        if (word !== null) Atomics.sub(word, 0, 1);
         // One result could not be cloned: send them one by one, the bad ones as TypeErrors.
-        this.#replyOneByOne(port, items, transfers);
+        this.#replyOneByOne(port, items, transfers, word);
       }
     }
     this.#replies.clear();
   };
 
-  #replyOneByOne(port: MessagePort, items: unknown[], transfers: Transferable[]): void {
+  #replyOneByOne(port: MessagePort, items: unknown[], transfers: Transferable[], word: Int32Array | null): void {
     for (let i = 0; i < items.length; i += REPLY_FIELDS) {
       const reply = items.slice(i, i + REPLY_FIELDS);
+      if (word !== null) Atomics.add(word, 0, 1);
       try {
         port.postMessage(reply, transfers.filter((t) => containsTransfer(reply, t)));
       } catch (err) {
@@ -453,6 +460,7 @@ export class LoopEndpoint {
         try {
           port.postMessage([reply[0], R_ERROR, toEnvelope(error, this.mailbox.threadName), 0]);
         } catch {
+          if (word !== null) Atomics.sub(word, 0, 1);
           // The port is gone (the caller's thread died): nobody is waiting for this answer.
         }
       }

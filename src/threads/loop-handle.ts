@@ -28,7 +28,7 @@ import type { Remote } from "./remote-types.js";
  */
 export interface LocalEndpoint extends ExposingLoop {
   readonly loop: EventLoop;
-  readonly mailbox: { addPort(port: MessagePort): void };
+  readonly mailbox: { addPort(port: MessagePort, replies: Int32Array | null): void };
   runLocal<T>(target: string, args: unknown[]): ConcurrentFuture<T>;
   callLocal(target: string, args: unknown[]): void;
   streamLocal(target: string, args: unknown[], port: MessagePort, block: Int32Array): void;
@@ -39,6 +39,8 @@ export interface LoopHandleData {
   control: Int32Array;
   threadName: string;
   port: MessagePort;
+  /** The word the loop counts its replies on `port` in (see Channel). */
+  replies: Int32Array;
 }
 
 function isHandleData(data: unknown): data is LoopHandleData {
@@ -49,8 +51,14 @@ function isHandleData(data: unknown): data is LoopHandleData {
     types.isSharedArrayBuffer((control).buffer) &&
     (control).length >= CONTROL_SLOTS &&
     typeof fieldOf(data, "threadName") === "string" &&
-    isInstance(fieldOf(data, "port"), MessagePort)
+    isInstance(fieldOf(data, "port"), MessagePort) &&
+    isSharedWord(fieldOf(data, "replies"))
   );
+}
+
+/** An Int32Array over shared memory, with a slot (a reply word). */
+export function isSharedWord(value: unknown): value is Int32Array {
+  return types.isInt32Array(value) && types.isSharedArrayBuffer(value.buffer) && value.length >= 1;
 }
 
 /**
@@ -96,7 +104,7 @@ export class LoopHandle<M = ExposedModule> implements Shareable {
   static from<M = ExposedModule>(data: unknown): LoopHandle<M> {
     if (isInstance(data, LoopHandle)) return data as LoopHandle<M>;
     if (!isHandleData(data)) throw typeError("data", "the data of LoopHandle.share()", data);
-    return new LoopHandle<M>(data.control, data.threadName, channelFor(data.port, data.control, data.threadName), null);
+    return new LoopHandle<M>(data.control, data.threadName, channelFor(data.port, data.control, data.threadName, data.replies), null);
   }
 
   /** The name of the thread the loop lives in. */
@@ -205,16 +213,17 @@ export class LoopHandle<M = ExposedModule> implements Shareable {
   /** Data plus transfer list for `workerData` or `postMessage`; revive with `LoopHandle.from`. */
   share(): SharedData {
     const { port1, port2 } = new MessageChannel();
+    const replies = new Int32Array(new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT));
     const channel = this.#channel;
     if (channel === null) {
-      (this.#endpoint as LocalEndpoint).mailbox.addPort(port1);
+      (this.#endpoint as LocalEndpoint).mailbox.addPort(port1, replies);
     } else {
       channel.checkOpen();
-      channel.post([OP_ATTACH, port1], [port1]);
+      channel.post([OP_ATTACH, port1, replies], [port1]);
       // Flush now: the new copy may be used before this thread's current job ends.
       channel.flush();
     }
-    const data: LoopHandleData = { kind: "multiloop.LoopHandle", control: this.#control, threadName: this.#threadName, port: port2 };
+    const data: LoopHandleData = { kind: "multiloop.LoopHandle", control: this.#control, threadName: this.#threadName, port: port2, replies };
     return { data, transferList: [port2] };
   }
 

@@ -16,6 +16,7 @@ import type { ThreadStream } from "./stream-consumer.js";
 import type { StreamOptions } from "./stream-wire.js";
 import { awaitCall, checkCallOptions } from "./call-options.js";
 import { debugThread } from "../core/log.js";
+import { readSpinMicros } from "../core/mailbox-spin.js";
 import { PARENT_THREAD_KEY, trackLoopThread } from "./thread-snapshot.js";
 
 export interface SpawnLoopThreadOptions {
@@ -33,6 +34,11 @@ export interface SpawnLoopThreadOptions {
   env?: NodeJS.Dict<string> | typeof SHARE_ENV;
   /** Extra `execArgv` for the thread (e.g. a loader for TypeScript modules). */
   execArgv?: string[];
+  /**
+   * Opt-in: the thread's loop polls its mailbox for up to `micros` microseconds before it parks
+   * (`loop.setMailboxSpin`): calls reach it faster, and the thread keeps a core busy while it polls.
+   */
+  spin?: { micros: number } | null;
 }
 
 interface ReadyMessage {
@@ -83,7 +89,8 @@ export async function spawnLoopThread<M = ExposedModule>(options: SpawnLoopThrea
   options = readOptions("options", options);
   if (options.name !== undefined) checkString("options.name", options.name);
   const module = options.module === undefined ? null : moduleSpecifier(options.module);
-  const workerData: Record<string, unknown> = { module, [PARENT_THREAD_KEY]: threadId };
+  const spin = readSpinMicros("options.spin", options.spin);
+  const workerData: Record<string, unknown> = { module, spin, [PARENT_THREAD_KEY]: threadId };
   if (options.name !== undefined) workerData[THREAD_NAME_KEY] = options.name;
   const worker = new Worker(workerFile, {
     workerData,

@@ -3,6 +3,7 @@
  * many restarts a slot gets within a window, and how long it waits before each.
  */
 import { availableParallelism } from "node:os";
+import { readSpinMicros } from "../core/mailbox-spin.js";
 import { checkInteger, checkKnownOptions, checkString, rangeError, typeError } from "../core/validate.js";
 import type { SpawnLoopThreadOptions } from "./loop-thread.js";
 
@@ -20,7 +21,7 @@ export interface RestartOptions {
 }
 
 /** Options of `spawnLoopPool`. */
-export interface SpawnLoopPoolOptions extends Pick<SpawnLoopThreadOptions, "resourceLimits" | "env" | "execArgv"> {
+export interface SpawnLoopPoolOptions extends Pick<SpawnLoopThreadOptions, "resourceLimits" | "env" | "execArgv" | "spin"> {
   /** The module every thread imports and exposes (as `spawnLoopThread`'s `module`). */
   module: string | URL;
   /** The number of threads. @default os.availableParallelism() */
@@ -49,7 +50,7 @@ export interface PoolConfig {
   readonly threadOptions: SpawnLoopThreadOptions;
 }
 
-const POOL_OPTIONS = ["module", "size", "name", "restart", "resourceLimits", "env", "execArgv"] as const;
+const POOL_OPTIONS = ["module", "size", "name", "restart", "resourceLimits", "env", "execArgv", "spin"] as const;
 const RESTART_OPTIONS = ["maxRestarts", "withinMs", "backoffMs"] as const;
 
 /** The defaults of `restart`. */
@@ -109,6 +110,9 @@ export function checkPoolOptions(options: unknown): PoolConfig {
     ...(o.env === undefined ? {} : { env: o.env }),
     ...(o.execArgv === undefined ? {} : { execArgv: o.execArgv }),
   };
+  // Checked here, so a bad value fails spawnLoopPool() before any thread starts.
+  const spin = readSpinMicros("options.spin", o.spin);
+  if (spin > 0) threadOptions.spin = { micros: spin };
   return { name, size, module: o.module, restart: checkRestart(o.restart), threadOptions };
 }
 

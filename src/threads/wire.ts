@@ -12,14 +12,14 @@ export const OP_CALL = 0; // target id, args, context entries | 0, special table
 export const OP_RUN = 1; // call id, target id, args, context entries | 0, special table | 0
 export const OP_CANCEL = 2; // call id, message
 export const OP_STOP = 3;
-export const OP_ATTACH = 4; // port
+export const OP_ATTACH = 4; // port, reply word (see Channel)
 export const OP_DETACH = 5;
 export const OP_WRAP = 6; // port
 export const OP_DEFINE = 7; // target id, target name
 export const OP_FROM = 8; // the sender's thread id, once per channel (for snapshotThreads' cross-thread edges)
 // A stream (stream-wire.ts has its own protocol, on the port this op brings).
 export const OP_STREAM = 9; // target id, args, context entries | 0, special table | 0, port, credit block
-export const OP_FIELDS = [5, 6, 3, 1, 2, 1, 2, 3, 2, 7];
+export const OP_FIELDS = [5, 6, 3, 1, 3, 1, 2, 3, 2, 7];
 
 /** A batch goes out once it holds this many operations, so the receiver can start on it. */
 export const MAX_OPS_PER_MESSAGE = 512;
@@ -39,7 +39,7 @@ export type Op =
   | [typeof OP_RUN, number, number, unknown[], ContextEntries, SpecialTable]
   | [typeof OP_CANCEL, number, string]
   | [typeof OP_STOP]
-  | [typeof OP_ATTACH, MessagePort]
+  | [typeof OP_ATTACH, MessagePort, Int32Array]
   | [typeof OP_DETACH]
   | [typeof OP_WRAP, MessagePort]
   | [typeof OP_DEFINE, number, string]
