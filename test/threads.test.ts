@@ -234,14 +234,22 @@ describe("loop threads", () => {
   it("share() / LoopHandle.from() work through workerData of a plain Worker", { timeout: 20_000 }, async () => {
     const shared = io.handle.share();
     const worker = new Worker(fixture("handle-user"), { workerData: shared.data, transferList: shared.transferList });
+    // Listen for 'exit' before anything is awaited: when the parent gets to a worker that has
+    // already posted and exited, Node emits the last 'message' and 'exit' in one go, before the
+    // code after `await message` runs, so a listener added then never fires (this test hung so
+    // once in CI). A worker that exits without answering fails the test with its exit code.
+    const exited = new Promise<number>((resolve) => worker.once("exit", resolve));
     const answer = await new Promise<unknown>((resolve, reject) => {
       worker.once("message", resolve);
       worker.once("error", reject);
+      void exited.then((code) => {
+        reject(new Error(`the worker exited with code ${code} before it answered`));
+      });
     });
     expect(answer).toBe(7);
     expect(LoopHandle.from(io.handle)).toBe(io.handle);
     expect(() => LoopHandle.from({ kind: "something else" })).toThrow(TypeError);
-    await new Promise((resolve) => worker.once("exit", resolve));
+    expect(await exited).toBe(0);
   });
 });
 
