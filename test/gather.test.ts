@@ -6,6 +6,7 @@ import {
   CancelledError,
   Future,
   Task,
+  asCompleted,
   createTask,
   currentTask,
   gather,
@@ -13,6 +14,7 @@ import {
   newEventLoop,
   run,
   sleep,
+  wait,
 } from "multiloop";
 import { captureExceptions, caught, thrown } from "./helpers.js";
 
@@ -275,6 +277,24 @@ describe("gather (semantics items 103-110)", () => {
       expect(outer.done()).toBe(false);
       gate.setResult();
       await outer;
+    });
+  });
+
+  it("a list is checked as it is read: 2^32 - 1 holes fail at the first, not after a copy of them all (gather, wait, asCompleted)", async () => {
+    // Found by the hostile-arguments suite: gather(hugeSparseArray, {}) is the list form, and
+    // copying the list before checking it ran the test process out of memory.
+    const holes = (): unknown[] => new Array<unknown>(2 ** 32 - 1);
+    await run(async () => {
+      for (const err of [thrown(() => gather(holes() as never, {})), thrown(() => asCompleted(holes() as never)), await caught(wait(holes() as never))]) {
+        expect(err).toBeInstanceOf(TypeError);
+        expect((err as Error).message).toMatch(/`aws\[0\]`/u);
+      }
+      // A bad item after good ones starts nothing: no task was made for the first.
+      let started = 0;
+      const start = async (): Promise<number> => ++started;
+      expect((thrown(() => gather([start, 7] as never, {})) as Error).message).toMatch(/`aws\[1\]`/u);
+      await sleep(0);
+      expect(started).toBe(0);
     });
   });
 });

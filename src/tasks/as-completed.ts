@@ -6,11 +6,17 @@ import type { Awaitable, EventLoop } from "../core/event-loop.js";
 import { Future } from "../core/future.js";
 import { getEventLoop } from "../core/policy.js";
 import { ensureFuture } from "../core/tasks.js";
-import { checkOptionalTime, className, isInstance, isIterableObject, isThenable, readOptions, typeError } from "../core/validate.js";
+import { checkOptionalTime, className, isInstance, isIterableObject, isThenable, readChecked, readOptions, typeError } from "../core/validate.js";
 
 export interface AsCompletedOptions {
   /** After this many milliseconds, every further item throws `TimeoutError`. */
   timeout?: number | null;
+}
+
+function checkAsCompletedItem(aw: unknown, i: number): void {
+  if (!(aw instanceof Future) && typeof aw !== "function" && !isThenable(aw)) {
+    throw typeError(`aws[${i}]`, "a Future, a Task, a promise or a function returning one", aw);
+  }
 }
 
 /**
@@ -39,14 +45,8 @@ export function asCompleted<T>(
   options = readOptions("options", options);
   const ms = options.timeout ?? null;
   checkOptionalTime("options.timeout", ms);
-  const list = [...aws];
   // Checked before any promise or function is wrapped in a task.
-  for (let i = 0; i < list.length; i++) {
-    const aw = list[i];
-    if (!(aw instanceof Future) && typeof aw !== "function" && !isThenable(aw)) {
-      throw typeError(`aws[${i}]`, "a Future, a Task, a promise or a function returning one", aw);
-    }
-  }
+  const list = readChecked(aws, checkAsCompletedItem);
   return new AsCompletedIterator<T>(new Set(list), ms);
 }
 

@@ -9,7 +9,7 @@ import { kCallGraphParts, kDescribeWait, kGatherStamp, kLogDestroyPending, kMake
 import { Task } from "../core/task.js";
 import { ensureFuture } from "../core/tasks.js";
 import { types } from "node:util";
-import { isThenable, readOptions, typeError } from "../core/validate.js";
+import { isThenable, readChecked, readOptions, typeError } from "../core/validate.js";
 
 /** What `gather` accepts per item: an awaitable, or a function to start as a task. */
 export type GatherInput<T = unknown> = Awaitable<T> | (() => T | PromiseLike<T>);
@@ -64,6 +64,12 @@ class GatheringFuture<T> extends Future<T> {
   }
 }
 
+function checkGatherItem(arg: unknown, i: number): void {
+  if (!isFuture(arg) && (typeof arg !== "function" || types.isProxy(arg)) && !isThenable(arg)) {
+    throw typeError(`aws[${i}]`, "a Future, a Task, a promise or a function returning one", arg);
+  }
+}
+
 function isListForm(args: unknown[]): boolean {
   if (args.length === 0 || args.length > 2) return false;
   const first = args[0];
@@ -103,7 +109,7 @@ export function gather(...args: unknown[]): Future<unknown[]> {
   let items: unknown[];
   let returnExceptions = false;
   if (isListForm(args)) {
-    items = [...(args[0] as Iterable<unknown>)];
+    items = readChecked(args[0] as Iterable<unknown>, checkGatherItem);
     const options = readOptions("options", args[1] as GatherOptions | undefined);
     {
       if (options.returnExceptions !== undefined && typeof options.returnExceptions !== "boolean") {
@@ -113,13 +119,8 @@ export function gather(...args: unknown[]): Future<unknown[]> {
     }
   } else {
     items = args;
-  }
-  // Checked up front, so a bad item does not leave tasks started for the items before it.
-  for (let i = 0; i < items.length; i++) {
-    const arg = items[i];
-    if (!isFuture(arg) && (typeof arg !== "function" || types.isProxy(arg)) && !isThenable(arg)) {
-      throw typeError(`aws[${i}]`, "a Future, a Task, a promise or a function returning one", arg);
-    }
+    // Checked up front, so a bad item does not leave tasks started for the items before it.
+    for (let i = 0; i < items.length; i++) checkGatherItem(items[i], i);
   }
   if (items.length === 0) {
     const done = getEventLoop().createFuture<unknown[]>();

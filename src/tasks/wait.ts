@@ -8,7 +8,7 @@ import { getRunningLoop } from "../core/policy.js";
 import { kMarkRetrieved } from "../core/symbols.js";
 import { ensureFuture } from "../core/tasks.js";
 import { timeout } from "./timeouts.js";
-import { checkOptionalTime, checkTime, className, isInstance, isIterableObject, isThenable, rangeError, readOptions, typeError } from "../core/validate.js";
+import { checkOptionalTime, checkTime, className, isInstance, isIterableObject, isThenable, rangeError, readChecked, readOptions, typeError } from "../core/validate.js";
 
 export type ReturnWhen = "FIRST_COMPLETED" | "FIRST_EXCEPTION" | "ALL_COMPLETED";
 
@@ -21,6 +21,15 @@ export interface WaitOptions {
   timeout?: number | null;
   /** When to return. @default "ALL_COMPLETED" */
   returnWhen?: ReturnWhen;
+}
+
+function checkWaitItem(aw: unknown, i: number): void {
+  if (typeof aw === "function") {
+    throw new TypeError("Passing coroutines is forbidden, use tasks explicitly.");
+  }
+  if (!(aw instanceof Future) && !isThenable(aw)) {
+    throw typeError(`aws[${i}]`, "a Future, a Task or a promise", aw);
+  }
 }
 
 /**
@@ -46,18 +55,9 @@ export async function wait<T>(
     // asyncio: ValueError('Invalid return_when value: ...').
     throw rangeError("options.returnWhen", '"FIRST_COMPLETED", "FIRST_EXCEPTION" or "ALL_COMPLETED"', returnWhen);
   }
-  const items = [...aws];
-  if (items.length === 0) throw rangeError("aws", "a non-empty iterable (Set of Tasks/Futures is empty.)", aws);
   // Checked before any promise is wrapped in a task.
-  for (let i = 0; i < items.length; i++) {
-    const aw = items[i];
-    if (typeof aw === "function") {
-      throw new TypeError("Passing coroutines is forbidden, use tasks explicitly.");
-    }
-    if (!(aw instanceof Future) && !isThenable(aw)) {
-      throw typeError(`aws[${i}]`, "a Future, a Task or a promise", aw);
-    }
-  }
+  const items = readChecked(aws, checkWaitItem);
+  if (items.length === 0) throw rangeError("aws", "a non-empty iterable (Set of Tasks/Futures is empty.)", aws);
   const loop = getRunningLoop();
   const fs = new Set<Future<T>>();
   for (const aw of items) fs.add(ensureFuture(aw, { loop }));
