@@ -1,8 +1,8 @@
 /**
  * multiloop/bullmq (issue 17) against a real redis-server on a free port, with real worker
  * processes (test/fixtures/queue-worker.ts: serveQueue with 1 s locks, so a killed worker's job is
- * recovered in about 1.5 s) and the multiloop-worker bin. Follows the Redis rule of `npm test`:
- * without redis-server these suites are skipped after one loud line, and fail with CI=true.
+ * recovered in about 1.5 s) and the multiloop-worker bin. Follows the Redis rule of `npm test`
+ * (test/system-programs.ts): the machine's redis-server or Debian's, fetched; never skipped.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";

@@ -1,8 +1,9 @@
 /**
  * The Redis example against a real redis-server (Debian package `redis-server`; .ci/run installs
  * it), started here on 127.0.0.1 and a free port, without persistence, and stopped in afterAll.
- * On a machine without redis-server the suites that need it are skipped (after one loud line), and
- * fail with CI=true (test/system-programs.ts); the parser tests need nothing and always run.
+ * On a machine without redis-server the global setup fetches Debian's (test/system-programs.ts);
+ * if that fails too, the suites that need it fail saying what to install. The parser tests need
+ * nothing.
  */
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,8 +1,7 @@
 /**
- * System programs some tests need and a fresh machine may lack (today: redis-server). Without one,
- * `npm test` skips exactly the suites that need it, after one loud line naming the program and the
- * command that installs it (test/setup/system-programs.ts prints it); with CI=true those suites
- * fail instead, so CI cannot go green without them.
+ * System programs some tests need and a fresh machine may lack (today: redis-server). The global
+ * setup (test/setup/system-programs.ts) finds the machine's own or fetches Debian's; the suites
+ * that need one run against it, and fail, saying what to install, when there is none: never skipped.
  */
 import { accessSync, constants } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
@@ -20,8 +19,6 @@ export const REDIS_SERVER: SystemProgram = {
   install: "sudo apt-get install redis-server (or set MULTILOOP_REDIS_SERVER to a redis-server binary)",
 };
 
-export const SYSTEM_PROGRAMS: readonly SystemProgram[] = [REDIS_SERVER];
-
 function executable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
@@ -38,30 +35,23 @@ export function installed(program: SystemProgram): boolean {
   return (process.env["PATH"] ?? "").split(delimiter).some((dir) => dir !== "" && executable(join(dir, command)));
 }
 
-/** CI=true: every system program is required. */
-export function required(): boolean {
-  return process.env["CI"] === "true";
-}
-
-/** The loud line for a missing program (printed once per run by the global setup). */
-export function missingLine(program: SystemProgram): string {
-  return `*** SKIPPING the tests that need ${program.command}: it is not installed. Install it with: ${program.install}. (With CI=true they fail instead.)`;
+/** The error of a suite whose program is missing: what to install. */
+export function missingError(program: SystemProgram): Error {
+  return new Error(`${program.command} is not installed and could not be fetched (the run's first lines say why). Install it with: ${program.install}`);
 }
 
 /**
- * `describe(title, body)` for a suite that needs `program`: skipped when the program is missing,
- * unless CI=true, where the suite is one failing test saying what to install.
+ * `describe(title, body)` for a suite that needs `program`; when it is missing, the suite is one
+ * failing test saying what to install.
  */
 export function describeWith(program: SystemProgram, title: string, body: () => void): void {
   if (installed(program)) {
     describe(title, body);
-  } else if (required()) {
-    describe(title, () => {
-      it(`needs ${program.command}`, () => {
-        throw new Error(`${program.command} is required with CI=true but is not installed. Install it with: ${program.install}`);
-      });
-    });
-  } else {
-    describe.skip(title, body);
+    return;
   }
+  describe(title, () => {
+    it(`needs ${program.command}`, () => {
+      throw missingError(program);
+    });
+  });
 }
